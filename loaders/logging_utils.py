@@ -1,0 +1,53 @@
+"""Logging set-up (text or JSON lines) and masking of personal data in log output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+
+_DIGIT = re.compile(r"\d")
+
+
+def mask_phone(value: object) -> str:
+    """Keep a leading '+' and country-ish prefix and the last two digits; hide the rest."""
+    if value is None:
+        return "<none>"
+    text = str(value)
+    digits = [index for index, char in enumerate(text) if char.isdigit()]
+    if len(digits) <= 4:
+        return _DIGIT.sub("*", text)
+    keep = set(digits[:2] if text.lstrip().startswith("+") else []) | set(digits[-2:])
+    return "".join(
+        char if (not char.isdigit() or index in keep) else "*" for index, char in enumerate(text)
+    )
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            entry.update(extra)
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(log_format: str = "text", verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("leadlink")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False

@@ -1,0 +1,37 @@
+with
+
+source as (
+
+    select * from {{ source('crm', 'leads_master') }}
+
+),
+
+renamed as (
+
+    select
+        id as lead_id,
+
+        ---------- person, as the CRM stored it (two normalisers wrote these)
+        nullif(trim(full_name), '') as full_name,
+        phone_number_normalized as phone_number_raw,
+        alternate_phone_number as alternate_phone_raw,
+
+        ---------- lead
+        source_id,
+        nullif(trim(external_lead_id), '') as external_lead_id,
+        status,
+        status in ('Lost', 'Unqualified') as is_closed,
+        assigned_to as assigned_to_user_id,
+        branch_id,
+        customer_id,
+        raw_payload,
+
+        ---------- timestamps
+        created_at,
+        updated_at
+
+    from source
+
+)
+
+select * from renamed

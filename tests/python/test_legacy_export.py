@@ -1,0 +1,85 @@
+"""`leadlink load legacy`: the CRM export lands, bad rows are quarantined, live tables are safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from dbhelpers import query
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "sources": write(tmp_path, "sources.csv", "id,display_name,source_type,unknown\n"
+                         "1,Meta,meta_form,x\n2,Knowlarity,knowlarity_call,y\n"),
+        "customers": write(tmp_path, "customers.csv", "id,phone_number_normalized,full_name,email\n"
+                           "10,9876543210,Asha,\n11,919876543210,Asha K,a@x.com\n"
+                           "12,9876543210,Dup phone,\n13,,No phone,\n"),
+        "leads": write(tmp_path, "leads.csv",
+                       "id,full_name,phone_number_normalized,source_id,status,customer_id,created_at,raw_payload\n"
+                       '1,Asha,9876543210,1,New,10,2025-12-01 10:00:00+05:30,"{""a"": 1}"\n'
+                       '2,"Asha, K",919876543210,2,Pending,,2025-12-02T10:00:00+00:00,\n'
+                       "3,Bad date,,1,Lost,,not-a-date,\n"
+                       "3,Duplicate id,,1,Lost,,,\n"
+                       "4,No such source,,99,New,,,\n"
+                       "5,Bad json,,1,New,,,{oops\n"),
+    }
+
+
+def test_export_lands_and_bad_rows_are_quarantined(run_cli, database_url, export):
+    result = run_cli("load", "legacy", "--leads", str(export["leads"]), "--customers",
+                     str(export["customers"]), "--sources", str(export["sources"]))
+    assert result.exit_code == 0, result.output
+    assert "crm.leads_master from" in result.stdout and "landed 2, quarantined 4" in result.stdout
+    assert "crm.customers from" in result.stdout
+    leads = query(database_url, "select id, full_name, phone_number_normalized, customer_id,"
+                                " raw_payload from crm.leads_master order by id")
+    assert leads == [(1, "Asha", "9876543210", 10, {"a": 1}), (2, "Asha, K", "919876543210", None, None)]
+    assert query(database_url, "select count(*) from crm.customers") == [(2,)]
+    reasons = [row[0] for row in query(database_url,
+                                       "select reason from raw.quarantine order by quarantine_id")]
+    assert any("phone_number_normalized is empty" in reason for reason in reasons)
+    assert any("duplicate phone_number_normalized" in reason for reason in reasons)
+    assert any("created_at is not a valid timestamptz" in reason for reason in reasons)
+    assert any("duplicate id" in reason for reason in reasons)
+    assert any("source_id points at no row of sources" in reason for reason in reasons)
+    assert any("raw_payload is not a valid jsonb" in reason for reason in reasons)
+    # New customers the CRM inserts later continue after the loaded ids.
+    assert query(database_url, "insert into crm.customers (phone_number_normalized)"
+                               " values ('x') returning id") == [(12,)]
+
+
+def test_reloading_replaces_the_previous_export(run_cli, database_url, export, tmp_path):
+    run_cli("load", "legacy", "--leads", str(export["leads"]), "--sources", str(export["sources"]))
+    smaller = write(tmp_path, "small.csv", "id,full_name\n7,Only one\n")
+    result = run_cli("load", "legacy", "--leads", str(smaller))
+    assert result.exit_code == 0, result.output
+    assert query(database_url, "select id from crm.leads_master") == [(7,)]
+
+
+def test_a_live_crm_table_is_never_replaced(run_cli, database_url, export):
+    conn = psycopg2.connect(database_url)
+    with conn, conn.cursor() as cursor:
+        cursor.execute("create schema crm; create table crm.leads_master (id bigint primary key);"
+                       " insert into crm.leads_master values (42)")
+    conn.close()
+    result = run_cli("load", "legacy", "--leads", str(export["leads"]))
+    assert result.exit_code != 0
+    assert "refusing to replace a live CRM table" in result.output
+    assert query(database_url, "select id from crm.leads_master") == [(42,)]
+
+
+def test_missing_required_column_is_a_clear_error(run_cli, database_url, tmp_path):
+    bad = write(tmp_path, "bad.csv", "full_name\nNo id column\n")
+    result = run_cli("load", "legacy", "--leads", str(bad))
+    assert result.exit_code != 0
+    assert "header lacks required column(s) id" in result.output
