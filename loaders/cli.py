@@ -231,6 +231,9 @@ def demo(ctx: click.Context, fresh: bool, samples_dir: Path | None, quiet: bool)
         raise click.ClickException(f"dbt build failed (exit {result.returncode})")
 
 
+# --- commands that live in their own modules (one line each; keep this block sorted) ---------
+
+
 def main() -> None:
     cli(prog_name="leadlink")
 
