@@ -16,7 +16,8 @@ versions as (
         call_uuid,
         payload_shape,
         landed_at,
-        case when payload_shape = 'webhook_wrapped' then {{ json_value('payload', 'data') }}
+        case
+            when payload_shape = 'webhook_wrapped' then {{ json_value('payload', 'data') }}
             else payload
         end as call_body,
         case payload_shape
@@ -56,7 +57,9 @@ fields as (
         ---------- call
         case
             when payload_shape = 'live_event'
-                then {{ parse_timestamp(json_text('call_body', 'event_date_local'), 'Asia/Kolkata') }}
+                then {{ parse_timestamp(
+                    json_text('call_body', 'event_date_local'), 'Asia/Kolkata'
+                ) }}
             else {{ parse_timestamp(json_text('call_body', 'start_time'), 'Asia/Kolkata') }}
         end as call_started_at,
         case

@@ -60,10 +60,17 @@ renamed as (
         trim({{ meta_field_answer(json_value('latest.payload', 'field_data'), phone_names,
             'phone|mobile|whatsapp|contact_no') }}) as phone_raw,
         coalesce(
-            trim({{ meta_field_answer(json_value('latest.payload', 'field_data'), ['full_name', 'name']) }}),
-            nullif(trim(concat_ws(' ',
-                trim({{ meta_field_answer(json_value('latest.payload', 'field_data'), ['first_name']) }}),
-                trim({{ meta_field_answer(json_value('latest.payload', 'field_data'), ['last_name']) }})
+            trim({{ meta_field_answer(
+                json_value('latest.payload', 'field_data'), ['full_name', 'name']
+            ) }}),
+            nullif(trim(concat_ws(
+                ' ',
+                trim({{ meta_field_answer(
+                    json_value('latest.payload', 'field_data'), ['first_name']
+                ) }}),
+                trim({{ meta_field_answer(
+                    json_value('latest.payload', 'field_data'), ['last_name']
+                ) }})
             )), '')
         ) as full_name,
         lower(trim({{ meta_field_answer(
