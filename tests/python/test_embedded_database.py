@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from loaders.cli import cli
-from loaders.embedded import _bin_dir
+from loaders.embedded import postgres_bin_dir
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_up_twice_status_url_and_down(embedded_env: dict[str, str]) -> None:
         assert status.exit_code == 0 and status.stdout.startswith("running")
         url = run(embedded_env, "db", "url").stdout.strip()
         assert url.endswith("/leadlink")
-        psql = subprocess.run([str(_bin_dir() / "psql"), url, "-Atc",
+        psql = subprocess.run([str(postgres_bin_dir() / "psql"), url, "-Atc",
                                "select count(*) > 0 from raw.schema_migrations"],
                               capture_output=True, text=True)
         assert psql.stdout.strip() == "t", psql.stderr
