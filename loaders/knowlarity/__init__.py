@@ -1,0 +1,1 @@
+"""Knowlarity: the call-log API client (paging over a live, newest-first list) and its loader."""

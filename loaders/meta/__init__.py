@@ -1,0 +1,1 @@
+"""Meta Lead Ads: the Graph API client (forms, leads, one lead) and the scheduled loader."""
