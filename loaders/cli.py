@@ -11,6 +11,7 @@ import click
 from loaders.config import Settings
 from loaders.database import embedded_server, migrate, prepare, redact_url, resolve_database_url
 from loaders.logging_utils import configure_logging
+from loaders.webhooks.server import serve
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -232,6 +233,7 @@ def demo(ctx: click.Context, fresh: bool, samples_dir: Path | None, quiet: bool)
 
 
 # --- commands that live in their own modules (one line each; keep this block sorted) ---------
+cli.add_command(serve)  # loaders/webhooks/server.py (issue 7)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The webhook receiver: Knowlarity pushes and Meta leadgen notifications (`leadlink serve`)."""
