@@ -233,6 +233,12 @@ def demo(ctx: click.Context, fresh: bool, samples_dir: Path | None, quiet: bool)
 
 
 # --- commands that live in their own modules (one line each; keep this block sorted) ---------
+from loaders.knowlarity.cli import load_knowlarity_command  # noqa: E402
+load.add_command(load_knowlarity_command)
+from loaders.meta.cli import load_meta_command  # noqa: E402
+load.add_command(load_meta_command)
+from loaders.scheduled_run import run_command  # noqa: E402
+cli.add_command(run_command)
 cli.add_command(serve)  # loaders/webhooks/server.py (issue 7)
 
 

@@ -1,0 +1,119 @@
+"""`leadlink load meta`: every lead form of the page (whatever its status), then each form's leads
+created in the window, following `paging.next` to the end; page by page, one transaction each,
+with the form's cursor moved in the transaction of its last page."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from loaders.config import Settings
+from loaders.database import connect
+from loaders.http import AuthError, HttpError
+from loaders.landing import finish_batch, start_batch
+from loaders.meta.client import GraphClient, GraphConfig, GraphPageError
+from loaders.progress import Progress
+from loaders.shapes import Item, Rejected, split_payload
+from loaders.state import (
+    ConfigError, LoadResult, acquire_source_lock, get_cursor, land_page, utc_now, window_start,
+)
+
+log = logging.getLogger("leadlink.meta")
+
+SOURCE = "meta"
+INITIAL_DAYS = 90.0  # Graph keeps leads for 90 days
+
+
+def _has_next(document: object) -> bool:
+    paging = document.get("paging") if isinstance(document, dict) else None
+    return isinstance(paging, dict) and bool(paging.get("next"))
+
+
+def load_meta(settings: Settings, url: str, since: datetime | None = None,
+              until: datetime | None = None, forms: tuple[str, ...] = (), wait: bool = False,
+              client: GraphClient | None = None, progress: Progress | None = None) -> LoadResult:
+    config = GraphConfig.from_environ(settings.environ)
+    if client is None:
+        missing = config.missing()
+        if missing:
+            raise ConfigError(f"meta: set {' and '.join(missing)} to pull leads")
+        client = GraphClient.from_environ(settings.environ)
+    progress = progress or Progress("meta")
+    result = LoadResult(SOURCE)
+    conn = connect(url, "leadlink-load-meta")
+    try:
+        acquire_source_lock(conn, SOURCE, wait)
+        end = until or utc_now()
+        with conn.cursor() as cursor:
+            result.batch_id = start_batch(cursor, settings, SOURCE, "api", {
+                "until": end.isoformat(), "since": since.isoformat() if since else None,
+                "forms": list(forms)})
+        conn.commit()
+        status = "succeeded"
+        try:
+            listed = client.list_forms(client.config.page_id)
+            by_id = {str(form["id"]): form for form in listed}
+            wanted = list(forms) if forms else list(by_id)
+            for form_id in wanted:
+                if form_id not in by_id:
+                    log.warning("meta: form %s is not listed on page %s; reading it anyway",
+                                form_id, client.config.page_id)
+                scope = f"form:{form_id}"
+                with conn.cursor() as cursor:
+                    saved = get_cursor(cursor, settings, SOURCE, scope)
+                conn.rollback()
+                start = window_start(since, saved, end, settings.environ,
+                                     "LEADLINK_META_INITIAL_DAYS", INITIAL_DAYS)
+                try:
+                    _load_form(conn, settings, client, result, progress, form_id, scope, start, end)
+                except AuthError:
+                    raise
+                except (HttpError, GraphPageError) as error:
+                    # One form failing (retries exhausted, a deleted form) does not stop the others.
+                    conn.rollback()
+                    log.error("meta: form %s failed: %s", form_id, error)
+                    result.failed_scopes[scope] = str(error)
+                    status = "failed"
+        except BaseException as error:
+            conn.rollback()
+            result.failed_scopes.setdefault("forms", str(error))
+            with conn.cursor() as cursor:
+                finish_batch(cursor, settings, result.batch_id, result.counts, "failed",
+                             {"error": str(error)[:500]})
+            conn.commit()
+            raise
+        finally:
+            progress.done()
+            result.requests = client.http.requests_made
+            result.retries = client.http.retries
+        with conn.cursor() as cursor:
+            finish_batch(cursor, settings, result.batch_id, result.counts, status,
+                         {"pages": result.pages, "retries": result.retries,
+                          "incomplete": result.incomplete_scopes, "failed": result.failed_scopes})
+        conn.commit()
+    finally:
+        conn.close()
+    return result
+
+
+def _load_form(conn, settings: Settings, client: GraphClient, result: LoadResult,
+               progress: Progress, form_id: str, scope: str, start: datetime,
+               end: datetime) -> None:
+    for number, page in enumerate(client.iter_lead_pages(form_id, start, end)):
+        result.pages += 1
+        where = f"api:meta:form:{form_id}@page{number}"
+        if page.problem:
+            result.malformed_pages += 1
+            result.incomplete_scopes.append(scope)
+            log.warning("meta: form %s page %d malformed (%s); quarantined, cursor held back",
+                        form_id, number, page.problem)
+            items: list[Item] = [Rejected(
+                f"malformed Graph leads page ({page.problem}; form {form_id}, page {number})",
+                page.text)]
+            result.counts.add(land_page(conn, settings, SOURCE, items, result.batch_id, where))
+            return
+        items = list(split_payload(SOURCE, page.document))
+        last = not _has_next(page.document)
+        advance = (scope, end) if last else None
+        result.counts.add(land_page(conn, settings, SOURCE, items, result.batch_id, where, advance))
+        progress.update(f"form {form_id} page {number + 1}, landed {result.counts.landed}")
