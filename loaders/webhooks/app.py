@@ -117,6 +117,7 @@ class Receiver:
 
     def _in_transaction(self, job: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         for attempt in range(2):
+            reused = False
             try:
                 with self.pool.connection(fresh=attempt > 0) as (conn, reused):
                     return job(conn, self.settings, *args)

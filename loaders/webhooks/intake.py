@@ -209,7 +209,7 @@ def store_meta(conn: psycopg2.extensions.connection, settings: Settings, raw: by
     return Stored(delivery_id, True, outcome, quarantined=len(rejected), queued=queued)
 
 
-def database_answers(conn: psycopg2.extensions.connection) -> bool:
+def database_answers(conn: psycopg2.extensions.connection, settings: Settings) -> bool:
     with conn.cursor() as cursor:
         cursor.execute("select 1")
         ok = cursor.fetchone() == (1,)
