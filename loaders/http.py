@@ -259,7 +259,8 @@ class HttpClient:
     def get(self, url: str, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> httpx.Response:
         """GET with retries. Returns the successful response; raises an HttpError subclass."""
-        shown = self._safe(redact_url(str(httpx.URL(url, params=params or None))))
+        full = httpx.URL(url, params=params) if params else httpx.URL(url)
+        shown = self._safe(redact_url(str(full)))
         last_problem = "no attempt made"
         for attempt in range(self.policy.max_attempts):
             self.requests_made += 1
