@@ -99,7 +99,9 @@ def drain_queues(settings: Settings, url: str) -> dict[str, Any] | None:
     lead from Graph and land it). Return a small dict for the summary, e.g.
     {"drained": 3, "pending": 0, "failed": 0}, or None when there is no queue to drain.
     It must not raise for a Graph outage (leads wait in the queue); raise only for real bugs."""
-    return None
+    from loaders.webhooks.worker import drain_for_run
+
+    return drain_for_run(settings, url)
 
 
 # --- click plumbing ---------------------------------------------------------------------------

@@ -210,3 +210,26 @@ class BackgroundWorker:
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
             except asyncio.TimeoutError:
                 pass
+
+
+def drain_for_run(settings: Settings, url: str) -> dict[str, Any]:
+    """`leadlink run`'s share of the work: drain what is due, report what still waits.
+    Never raises for a Graph outage (the rows stay queued); without a page token it only reports."""
+    with connect(url, "leadlink-leadgen-worker") as conn:
+        with conn.cursor() as cursor:
+            before = leadgen_queue.queue_counts(cursor, settings)
+        conn.rollback()
+    conn.close()
+    summary: dict[str, Any] = {"drained": 0, "retried": 0}
+    if before.get("pending") and not settings.environ.get("META_PAGE_ACCESS_TOKEN"):
+        summary["message"] = "META_PAGE_ACCESS_TOKEN is not set: queued leads wait"
+    elif before.get("pending"):
+        counts = drain(settings, url)
+        summary.update(drained=counts.landed + counts.already_present, retried=counts.retried)
+    with connect(url, "leadlink-leadgen-worker") as conn:
+        with conn.cursor() as cursor:
+            after = leadgen_queue.queue_counts(cursor, settings)
+        conn.rollback()
+    conn.close()
+    summary.update(pending=after.get("pending", 0), failed=after.get("failed", 0))
+    return summary
