@@ -279,8 +279,8 @@ class HttpClient:
                     return response
                 if isinstance(decision, Auth):
                     raise AuthError(
-                        f"{self.name}: authentication refused ({decision.reason}) for {shown}"
-                        + (f"; {self.auth_hint}" if self.auth_hint else ""),
+                        f"{self.name}: authentication refused ({decision.reason})"
+                        + (f"; {self.auth_hint}" if self.auth_hint else "") + f" (GET {shown})",
                         response.status_code, shown,
                     ) from None
                 if isinstance(decision, Fatal):

@@ -4,7 +4,7 @@ Exit status (cron, systemd timers and Kubernetes CronJobs read it):
   0  everything configured was loaded (and dbt build passed)
   1  a load or dbt build failed (retries exhausted, a fatal HTTP answer, a dbt error)
   3  configuration or credentials: a missing env var, or the API refused them (the message names
-     the env var to fix); also `leadlink run` with no source configured
+     the env var to fix); also `leadlink run` with nothing configured (no pull source, no webhook)
   75 another run holds a source's lock (EX_TEMPFAIL: try again later; `--wait` queues instead)
 Malformed pages or records do not fail a run: they are quarantined and reported.
 """
@@ -33,6 +33,7 @@ EXIT_CONFIG = 3
 EXIT_LOCKED = 75
 SEVERITY = {EXIT_OK: 0, EXIT_FAILED: 2, EXIT_LOCKED: 1, EXIT_CONFIG: 3}
 
+WEBHOOK_ENV = ("META_APP_SECRET", "KNOWLARITY_WEBHOOK_TOKEN")
 SOURCE_ENV = {
     "knowlarity": ("KNOWLARITY_API_KEY", "KNOWLARITY_AUTH_TOKEN"),
     "meta": ("META_PAGE_ID", "META_PAGE_ACCESS_TOKEN"),
@@ -199,8 +200,9 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
         if completed.returncode != 0:
             codes.append(EXIT_FAILED)
     loaded = [outcome for outcome in outcomes if outcome.status != "skipped"]
-    if not loaded and not queues:
-        codes.append(EXIT_CONFIG)
+    webhooks = [name for name in WEBHOOK_ENV if settings.environ.get(name)]
+    if not loaded and not webhooks:
+        codes.append(EXIT_CONFIG)  # nothing configured at all: a deployment mistake, say so
     exit_code = worst(codes)
     return {
         "status": "ok" if exit_code == EXIT_OK else "failed",
@@ -228,6 +230,9 @@ def summary_line(summary: dict[str, Any]) -> str:
         parts.append(text)
     if summary["skipped"]:
         parts.append("skipped " + ", ".join(summary["skipped"]) + " (not configured)")
+    if summary["exit_code"] == EXIT_CONFIG and len(summary["skipped"]) == len(SOURCE_ENV):
+        parts.append("nothing configured: set " + ", ".join(
+            name for names in SOURCE_ENV.values() for name in names))
     if summary["webhook_queue"]:
         parts.append("webhook queue " + ", ".join(f"{k} {v}" for k, v in
                                                    summary["webhook_queue"].items()))
