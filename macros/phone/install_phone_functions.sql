@@ -1,0 +1,46 @@
+{#- Installs the normaliser as SQL functions, rendered from the same macros the models use, for
+    the receptionist lookup, the `leadlink phone normalize` command and the CRM application:
+      <schema>.normalize_phone(raw text, default_region text default 'IN') -> text
+      <schema>.phone_unusable_reason(raw text, default_region text default 'IN') -> text
+    Runs as an on-run-end hook and by `dbt run-operation install_phone_functions`. -#}
+
+{% macro phone_function_schema() %}
+    {{ return(var('leadlink_function_schema', 'leadlink')) }}
+{% endmacro %}
+
+{% macro install_phone_functions() %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set schema = leadlink.phone_function_schema() -%}
+    {%- set regions = ref('phone_regions') -%}
+    {%- set exists = adapter.get_relation(regions.database, regions.schema, regions.identifier) -%}
+    {%- if exists is none -%}
+        {{ log("phone seeds not loaded yet; skipping install_phone_functions", info=true) }}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set statements -%}
+        create schema if not exists {{ schema }};
+        create or replace function {{ schema }}.normalize_phone(
+            raw text, default_region text default 'IN'
+        ) returns text
+        language sql stable parallel safe
+        as $normalize_phone$
+            select {{ leadlink.normalize_phone('raw', 'default_region') }}
+        $normalize_phone$;
+        create or replace function {{ schema }}.phone_unusable_reason(
+            raw text, default_region text default 'IN'
+        ) returns text
+        language sql stable parallel safe
+        as $phone_unusable_reason$
+            select {{ leadlink.phone_unusable_reason('raw', 'default_region') }}
+        $phone_unusable_reason$;
+        create or replace function {{ schema }}.parse_phone(
+            raw text, default_region text default 'IN'
+        ) returns table (phone_e164 text, unusable_reason text)
+        language sql stable parallel safe
+        as $parse_phone$
+            {{ leadlink.phone_parse_query('raw', 'default_region') }}
+        $parse_phone$;
+    {%- endset -%}
+    {% do run_query(statements) %}
+    {{ log("installed " ~ schema ~ ".normalize_phone, phone_unusable_reason, parse_phone", info=true) }}
+{% endmacro %}
