@@ -2,16 +2,20 @@
     the receptionist lookup, the `leadlink phone normalize` command and the CRM application:
       <schema>.normalize_phone(raw text, default_region text default 'IN') -> text
       <schema>.phone_unusable_reason(raw text, default_region text default 'IN') -> text
-    Runs as an on-run-end hook and by `dbt run-operation install_phone_functions`. -#}
+    Runs as a post-hook of int_phone_numbers (so after the seeds it reads) and by
+    `dbt run-operation install_phone_functions`. -#}
 
 {% macro phone_function_schema() %}
     {{ return(var('leadlink_function_schema', 'leadlink')) }}
 {% endmacro %}
 
 {% macro install_phone_functions() %}
+    {#- refs first: dbt records a hook's dependencies while parsing, when execute is false -#}
+    {%- set regions = ref('phone_regions') -%}
+    {%- set patterns = ref('phone_valid_patterns') -%}
+    {%- set test_numbers = ref('phone_test_numbers') -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set schema = leadlink.phone_function_schema() -%}
-    {%- set regions = ref('phone_regions') -%}
     {%- set exists = adapter.get_relation(regions.database, regions.schema, regions.identifier) -%}
     {%- if exists is none -%}
         {{ log("phone seeds not loaded yet; skipping install_phone_functions", info=true) }}

@@ -23,7 +23,7 @@
             then '+{{ leadlink.phone_parsing_data().fast_path_country_code }}'
             || {{ leadlink.phone_fast_national(expression) }}
         else (select parsed_phone.phone_e164
-            from ({{ leadlink.phone_parse_query(expression, default_region) }}) as parsed_phone)
+            from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone)
     end
 {% endmacro %}
 
@@ -41,7 +41,7 @@
                 ~ leadlink.phone_fast_national(expression)
             ) }} then 'test_number' end
         else (select parsed_phone.unusable_reason
-            from ({{ leadlink.phone_parse_query(expression, default_region) }}) as parsed_phone)
+            from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone)
     end
 {% endmacro %}
 
@@ -176,7 +176,27 @@
 {% endmacro %}
 
 
+{#- Both answers for one value: the fast path when it applies, else the full parse. -#}
 {% macro default__phone_parse_query(expression, default_region='IN') %}
+    {%- set data = leadlink.phone_parsing_data() -%}
+    select
+        '+{{ data.fast_path_country_code }}' || fast.national_number as phone_e164,
+        case when {{ leadlink.phone_is_test_number(
+            'fast.national_number',
+            "'+" ~ data.fast_path_country_code ~ "' || fast.national_number"
+        ) }} then 'test_number' end as unusable_reason
+    from (
+        select {{ leadlink.phone_fast_national(expression) }} as national_number
+        where {{ leadlink.phone_fast_path_valid(expression, default_region) }}
+    ) as fast
+    union all
+    {{ leadlink.phone_full_parse_query(expression, default_region) }}
+    and not {{ leadlink.phone_fast_path_valid(expression, default_region) }}
+{% endmacro %}
+
+
+{#- libphonenumber's algorithm step by step; ends in a where clause the caller may extend. -#}
+{% macro phone_full_parse_query(expression, default_region='IN') %}
     {%- set data = leadlink.phone_parsing_data() -%}
     {%- set regions = ref('phone_regions') -%}
     {%- set patterns = ref('phone_valid_patterns') -%}
@@ -419,4 +439,5 @@
             end as unusable_reason
         offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as verdict
+    where true
 {% endmacro %}

@@ -1,0 +1,94 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='phone_raw',
+        on_schema_change='fail',
+        post_hook=[
+            "create index if not exists int_phone_numbers_e164 on {{ this }} (phone_e164)",
+            "{{ install_phone_functions() }}",
+        ],
+    )
+}}
+
+-- Every distinct raw phone string of every source, normalised once: an incremental run parses
+-- only strings it has not seen. Downstream models join on coalesce(raw, '') = phone_raw.
+with
+
+knowlarity_calls as (
+
+    select customer_phone_raw from {{ ref('stg_knowlarity__calls') }}
+
+),
+
+meta_leads as (
+
+    select phone_raw from {{ ref('stg_meta_lead_ads__leads') }}
+
+),
+
+legacy_leads as (
+
+    select
+        phone_number_raw,
+        alternate_phone_raw
+    from {{ ref('stg_crm__leads_master') }}
+
+),
+
+legacy_customers as (
+
+    select phone_number_raw from {{ ref('stg_crm__customers') }}
+
+),
+
+raw_strings as (
+
+    select coalesce(customer_phone_raw, '') as phone_raw from knowlarity_calls
+    union
+    select coalesce(phone_raw, '') from meta_leads
+    union
+    select coalesce(phone_number_raw, '') from legacy_leads
+    union
+    select coalesce(alternate_phone_raw, '') from legacy_leads
+    union
+    select coalesce(phone_number_raw, '') from legacy_customers
+
+),
+
+unseen as (
+
+    select raw_strings.phone_raw
+    from raw_strings
+    {% if is_incremental() %}
+        left join {{ this }} as seen on raw_strings.phone_raw = seen.phone_raw
+        where seen.phone_raw is null
+    {% endif %}
+
+),
+
+parsed as (
+
+    select
+        unseen.phone_raw,
+        parsed_phone.phone_e164,
+        parsed_phone.unusable_reason
+    from unseen
+    cross join lateral (
+        {{ phone_parse_query('unseen.phone_raw') }}
+    ) as parsed_phone
+
+),
+
+final as (
+
+    select
+        phone_raw,
+        phone_e164,
+        unusable_reason,
+        coalesce(unusable_reason = 'test_number', false) as is_test_number,
+        unusable_reason is null as is_usable
+    from parsed
+
+)
+
+select * from final
