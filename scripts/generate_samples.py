@@ -1,6 +1,7 @@
 """Generate the demo/test sample data under samples/ and the branch seeds (deterministic).
 
     python scripts/generate_samples.py            # rewrites samples/ and seeds/*_branches.csv
+    python scripts/generate_samples.py --out DIR --seeds-dir DIR2   # elsewhere
 
 Standard library only. About 120 people: many call the showroom (Knowlarity) and fill a Meta lead
 form, their phone written differently each time; some call several times; a few have foreign or
@@ -11,6 +12,7 @@ per stored string. samples/README.md says what each file exercises.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import random
@@ -22,8 +24,8 @@ from typing import Any
 
 SEED = 20251206
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "samples"
-SEEDS = ROOT / "seeds"
+DEFAULT_OUT = ROOT / "samples"
+DEFAULT_SEEDS = ROOT / "seeds"
 IST = timezone(timedelta(hours=5, minutes=30))
 UTC = timezone.utc
 
@@ -245,7 +247,8 @@ def write_json(path: Path, document: Any, indent: int | None = 1) -> None:
     path.write_text(json.dumps(document, indent=indent) + "\n", encoding="ascii")
 
 
-def write_calllog_pages(calls: list[tuple[Person | None, dict]], newest: dict) -> list[str]:
+def write_calllog_pages(out: Path, calls: list[tuple[Person | None, dict]],
+                        newest: dict) -> list[str]:
     """API pages, newest first, limit 50. Between pages 1 and 2 `newest` is logged, so the list
     shifts by one: the last call of page 1 is the first of page 2 and total_count grows."""
     listing = [record for _, record in sorted(calls, key=lambda item: item[1]["start_time"],
@@ -269,7 +272,7 @@ def write_calllog_pages(calls: list[tuple[Person | None, dict]], newest: dict) -
                          "total_count": total},
                 "objects": objects}
         name = f"calllog_page_{page}.json"
-        write_json(OUT / "knowlarity" / name, body)
+        write_json(out / "knowlarity" / name, body)
         names.append(name)
         if not more:
             return names
@@ -278,7 +281,8 @@ def write_calllog_pages(calls: list[tuple[Person | None, dict]], newest: dict) -
 
 
 def sr_hook(rng: random.Random, record: dict, phone: str) -> dict:
-    started = datetime.strptime(record["start_time"], "%Y-%m-%d %H:%M:%S+05:30").replace(tzinfo=IST)
+    started = datetime.strptime(record["start_time"], "%Y-%m-%d %H:%M:%S+05:30")
+    started = started.replace(tzinfo=IST)
     ended = started + timedelta(seconds=record["call_duration"] + 9)
     return {
         "dispnumber": record["knowlarity_number"], "callid": record["uuid"], "caller_id": phone,
@@ -446,7 +450,7 @@ def test_tool_answers(form_id: str, index: int) -> list[dict]:
     def dummy(name: str) -> dict:
         return {"name": name, "values": [f"<test lead: dummy data for {name}>"]}
 
-    email = {"name": "email", "values": ["test@meta.com" if index % 2 else "test@fb.com"]}
+    email = {"name": "email", "values": ["test@meta.com" if index % 2 == 0 else "test@fb.com"]}
     if form_id == "911000000000003":
         return [dummy("first_name"), dummy("last_name"), dummy("mobile_number"),
                 {"name": "which_car_model_are_you_interested_in?", "values": ["mg_zs_ev"]}]
@@ -515,10 +519,13 @@ def make_leads(rng: random.Random, people: list[Person]) -> list[tuple[Person | 
     for number, form_id in enumerate(["911000000000001", "911000000000003", "911000000000001"]):
         plan.append((None, business_moment(rng, start, end), form_id))  # testing-tool leads
     plan.sort(key=lambda item: item[1])
-    leads = []
+    leads, test_leads = [], 0
     for index, (person, created, form_id) in enumerate(plan):
-        fields = (test_tool_answers(form_id, index) if person is None
-                  else answers(rng, person, form_id, index))
+        if person is None:
+            fields = test_tool_answers(form_id, test_leads)
+            test_leads += form_id != "911000000000003"
+        else:
+            fields = answers(rng, person, form_id, index)
         lead = lead_object(rng, new_lead_id(rng, used), created, form_id, fields)
         if person is not None:
             person.leads.append(lead)
@@ -533,8 +540,9 @@ def graph_text(document: Any) -> str:
             .replace("/", "\\/"))
 
 
-def write_meta(rng: random.Random, leads: list[tuple[Person | None, dict]]) -> dict[str, int]:
-    folder = OUT / "meta"
+def write_meta(out: Path, rng: random.Random,
+               leads: list[tuple[Person | None, dict]]) -> dict[str, int]:
+    folder = out / "meta"
     pull_end = datetime(2025, 12, 6, 0, 0, tzinfo=IST).astimezone(UTC).strftime(
         "%Y-%m-%dT%H:%M:%S+0000")
     pulled = [lead for _, lead in leads if lead["form_id"] in PAGE_FORMS
@@ -715,8 +723,9 @@ def older_records(rng: random.Random, people: list[Person]) -> tuple[list, list]
     return calls, leads
 
 
-def write_legacy(rng: random.Random, people: list[Person], calls: list, leads: list) -> dict:
-    folder = OUT / "legacy"
+def write_legacy(out: Path, rng: random.Random, people: list[Person], calls: list,
+                 leads: list) -> dict:
+    folder = out / "legacy"
     old_calls, old_leads = older_records(rng, people)
     crm_leads, history = crm_intake(rng, old_calls + calls, old_leads + leads,
                                     walk_in_entries(rng, people))
@@ -786,14 +795,15 @@ def write_legacy(rng: random.Random, people: list[Person], calls: list, leads: l
             "history_rows": len(history)}
 
 
-def write_seeds() -> None:
-    with open(SEEDS / "knowlarity_number_branches.csv", "w", newline="") as handle:
+def write_seeds(seeds: Path) -> None:
+    seeds.mkdir(parents=True, exist_ok=True)
+    with open(seeds / "knowlarity_number_branches.csv", "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["knowlarity_number", "branch_id", "branch_name"])
         for number, branch in KNOWLARITY_NUMBERS.items():
             if branch is not None:
                 writer.writerow([number, branch, BRANCHES[branch]])
-    with open(SEEDS / "meta_form_branches.csv", "w", newline="") as handle:
+    with open(seeds / "meta_form_branches.csv", "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["form_id", "branch_id", "branch_name"])
         for form_id, (_, branch) in FORMS.items():
@@ -801,10 +811,17 @@ def write_seeds() -> None:
                 writer.writerow([form_id, branch, BRANCHES[branch]])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="samples folder to rewrite (default: samples/)")
+    parser.add_argument("--seeds-dir", type=Path, default=DEFAULT_SEEDS,
+                        help="where the branch seed CSVs go (default: seeds/)")
+    args = parser.parse_args(argv)
+    out = args.out
     rng = random.Random(SEED)
     for folder in ("knowlarity", "meta", "legacy"):
-        target = OUT / folder
+        target = out / folder
         target.mkdir(parents=True, exist_ok=True)
         for old in target.glob("*"):
             if old.suffix in {".json", ".jsonl", ".csv"}:
@@ -812,12 +829,12 @@ def main() -> None:
     people = make_people(rng)
     calls = make_calls(rng, people)
     hooks, newest, late = make_webhooks(rng, people, calls)
-    pages = write_calllog_pages(calls, newest)
-    (OUT / "knowlarity" / "webhooks.jsonl").write_text("\n".join(hooks) + "\n", encoding="ascii")
+    pages = write_calllog_pages(out, calls, newest)
+    (out / "knowlarity" / "webhooks.jsonl").write_text("\n".join(hooks) + "\n", encoding="ascii")
     leads = make_leads(rng, people)
-    meta_counts = write_meta(rng, leads)
-    legacy_counts = write_legacy(rng, people, calls, leads)
-    write_seeds()
+    meta_counts = write_meta(out, rng, leads)
+    legacy_counts = write_legacy(out, rng, people, calls, leads)
+    write_seeds(args.seeds_dir)
     in_both = sum(1 for person in people if person.calls and person.leads)
     seen = sum(1 for person in people if person.calls or person.leads)
     print(f"people {len(people)} (seen in Knowlarity or Meta {seen}, in both {in_both}); "
