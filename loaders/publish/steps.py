@@ -81,7 +81,7 @@ select %(batch_id)s, inserted.id, 'insert', inserted.new_row from inserted
 
 UPDATE_CUSTOMERS = """
 with before_rows as (
-    select c.*
+    select c.id, to_jsonb(c) as old_row
     from {crm}.customers as c
     inner join w_customer_updates as s on s.customer_id = c.id
     where s.customer_id > %(low)s and s.customer_id <= %(high)s and s.cas_ok
@@ -99,16 +99,15 @@ updated as (
     from before_rows
     inner join w_customer_updates as s on s.customer_id = before_rows.id
     where c.id = before_rows.id
-    returning c.id, to_jsonb(c) as new_row
+    returning c.id, before_rows.old_row, to_jsonb(c) as new_row
 )
 insert into {pub}.customer_changes (batch_id, customer_id, action, old_row, new_row)
-select %(batch_id)s, updated.id, 'update', to_jsonb(before_rows), updated.new_row
-from updated inner join before_rows on before_rows.id = updated.id
+select %(batch_id)s, updated.id, 'update', updated.old_row, updated.new_row from updated
 """
 
 MARK_MERGED = """
 with before_rows as (
-    select c.*
+    select c.id, to_jsonb(c) as old_row
     from {crm}.customers as c
     inner join w_merges as m on m.merged_customer_id = c.id
     where m.merged_customer_id > %(low)s and m.merged_customer_id <= %(high)s
@@ -121,11 +120,10 @@ updated as (
     from before_rows
     inner join w_merges as m on m.merged_customer_id = before_rows.id
     where c.id = before_rows.id
-    returning c.id, to_jsonb(c) as new_row
+    returning c.id, before_rows.old_row, to_jsonb(c) as new_row
 )
 insert into {pub}.customer_changes (batch_id, customer_id, action, old_row, new_row)
-select %(batch_id)s, updated.id, 'mark_merged', to_jsonb(before_rows), updated.new_row
-from updated inner join before_rows on before_rows.id = updated.id
+select %(batch_id)s, updated.id, 'mark_merged', updated.old_row, updated.new_row from updated
 """
 
 DELETE_MERGED = """
@@ -228,7 +226,7 @@ with counted as (
     ) as agg on agg.source_id = sources.id
 ),
 before_rows as (
-    select sources.*
+    select sources.id, sources.total_leads_count, sources.todays_leads_count
     from {crm}.sources as sources
     inner join counted on counted.id = sources.id
     where (sources.total_leads_count, sources.todays_leads_count)
@@ -241,14 +239,16 @@ updated as (
     from before_rows
     inner join counted on counted.id = before_rows.id
     where sources.id = before_rows.id
-    returning sources.id, sources.total_leads_count, sources.todays_leads_count
+    returning sources.id, before_rows.total_leads_count as old_total,
+        before_rows.todays_leads_count as old_today, sources.total_leads_count as new_total,
+        sources.todays_leads_count as new_today
 )
 insert into {pub}.source_counter_changes
     (batch_id, source_id, old_total_leads_count, old_todays_leads_count,
      new_total_leads_count, new_todays_leads_count)
-select %(batch_id)s, updated.id, before_rows.total_leads_count, before_rows.todays_leads_count,
-    updated.total_leads_count, updated.todays_leads_count
-from updated inner join before_rows on before_rows.id = updated.id
+select %(batch_id)s, updated.id, updated.old_total, updated.old_today, updated.new_total,
+    updated.new_today
+from updated
 """
 
 # --- archive (before the constraints) ----------------------------------------------------------

@@ -121,7 +121,9 @@ def build_customer_work(target: PublishTarget, cursor: psycopg2.extensions.curso
         inner join {{crm}}.customers as c on c.id = m.merged_customer_id
         where {marked} is distinct from m.surviving_customer_id
     """))
-    for table in ("w_customer_inserts", "w_customer_updates", "w_merges"):
+    for table, key in (("w_customer_inserts", "customer_id"),
+                       ("w_customer_updates", "customer_id"), ("w_merges", "merged_customer_id")):
+        cursor.execute(f"create index on {table} ({key})")
         cursor.execute(f"analyze {table}")
 
 
@@ -150,8 +152,9 @@ def build_lead_work(target: PublishTarget, cursor: psycopg2.extensions.cursor) -
         inner join pub_merges as m on m.merged_customer_id = lm.customer_id
         where not exists (select from pub_lead_links as l where l.lead_id = lm.id)
     """))
-    cursor.execute("analyze w_lead_links")
-    cursor.execute("analyze w_repoint")
+    for table in ("w_lead_links", "w_repoint"):
+        cursor.execute(f"create index on {table} (lead_id)")
+        cursor.execute(f"analyze {table}")
 
 
 def build_new_lead_work(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> None:
@@ -222,8 +225,9 @@ def build_new_lead_work(target: PublishTarget, cursor: psycopg2.extensions.curso
                  or resolved.lead_external_id in (select external_lead_id from w_new_leads))
     """))
     cursor.execute("alter table w_history add column seq bigserial")
-    cursor.execute("analyze w_new_leads")
-    cursor.execute("analyze w_history")
+    for table in ("w_new_leads", "w_history"):
+        cursor.execute(f"create index on {table} (seq)")
+        cursor.execute(f"analyze {table}")
 
 
 def build_archive_work(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> list[str]:
@@ -240,5 +244,6 @@ def build_archive_work(target: PublishTarget, cursor: psycopg2.extensions.cursor
         inner join pub_unlinkable as u on u.lead_id = lm.id
         where lm.customer_id is null and {not_referenced(others, 'lm.id')}
     """))
+    cursor.execute("create index on w_archive (lead_id)")
     cursor.execute("analyze w_archive")
     return [table for table, _ in others]

@@ -43,22 +43,20 @@ create temp table cust_phones as
 select id, '+91' || right(regexp_replace(phone_number_normalized, '\\D', '', 'g'), 10) as e164
 from crm.customers where length(regexp_replace(phone_number_normalized, '\\D', '', 'g')) >= 10;
 create table analytics.customer_merges as
-select c.id as merged_customer_id, s.surv as surviving_customer_id
-from cust_phones as c
-inner join (select e164, min(id) as surv from cust_phones group by e164) as s using (e164)
-where c.id <> s.surv;
+select merged_customer_id, surviving_customer_id from (
+    select id as merged_customer_id, min(id) over (partition by e164) as surviving_customer_id
+    from cust_phones) as grouped
+where merged_customer_id <> surviving_customer_id;
 create table analytics.customers as
-with people as (select distinct e164 from phones where e164 is not null),
-ids as (
-    select p.e164, coalesce((select min(id) from cust_phones as c where c.e164 = p.e164),
-                            9000000000 + row_number() over (order by p.e164)) as customer_id
-    from people as p)
-select ids.customer_id, ids.e164 as phone_e164,
-    (select full_name from phones where phones.e164 = ids.e164
-     order by created_at desc nulls last limit 1) as full_name,
-    null::text as email, null::text as city, now() as first_seen_at, now() as last_seen_at,
-    1 as lead_count, 'legacy' as sources
-from ids
+with latest as (
+    select distinct on (e164) e164, full_name from phones where e164 is not null
+    order by e164, created_at desc nulls last),
+crm_ids as (select e164, min(id) as id from cust_phones group by e164)
+select coalesce(crm_ids.id, 9000000000 + row_number() over (order by latest.e164))::bigint
+        as customer_id,
+    latest.e164 as phone_e164, latest.full_name, null::text as email, null::text as city,
+    now() as first_seen_at, now() as last_seen_at, 1 as lead_count, 'legacy' as sources
+from latest left join crm_ids using (e164)
 union all
 select 9100000000, '+919000000001', 'New Meta Person', 'new@example.com', 'Pune', now(), now(),
     1, 'meta';
@@ -70,8 +68,9 @@ union all
 select 'M1', 9100000000, '+919000000001', 'meta', 'meta-new-1', null, 1, 'New',
     now() - interval '1 hour';
 create table analytics.lead_touches as
-select 'L1001' as lead_id, 'meta' as source, 'meta-cross-1' as external_id,
+select 'L' || min(lead_id) as lead_id, 'meta' as source, 'meta-cross-1' as external_id,
     now() as touched_at, 'cross_source' as touch_type
+from phones where e164 is not null
 union all
 select 'M1', 'knowlarity', 'call-cross-2', now(), 'cross_source';
 create table analytics.unlinkable_leads as
