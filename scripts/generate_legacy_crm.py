@@ -24,7 +24,7 @@ from typing import Callable, TextIO
 FORMAT_NOTE = """\
 format:
   Writes four CSV files (UTF-8, header row, comma separated, RFC 4180 quoting) into --out,
-  matching docs in shared/reference/crm-schema.md and `leadlink load legacy`:
+  the CRM tables of the crm-schema reference, as `leadlink load legacy` reads them:
     sources.csv       id,display_name,source_type,total_leads_count,todays_leads_count
     customers.csv     id,phone_number_normalized,full_name,email,city,created_at,updated_at
                       = the CRM team's naive backfill: one customer per distinct non-empty stored
@@ -46,7 +46,9 @@ format:
   digits, all digits with 91, trunk 0, +91..., with spaces/dashes, "", NULL, junk (9999999999,
   repeated digits, 1234567890, 9876543210), truncated (5-9 digits); Indian numbers are valid per
   libphonenumber (mobiles and STD fixed lines); foreign numbers (+971, +44, +1) are stored with
-  all their digits (no plus).
+  all their digits (no plus); their true_e164 is the foreign number, which a normaliser only
+  finds if it tries '+' + digits when the default-region (IN) reading is invalid; a strict
+  libphonenumber reading calls them unusable. Score them apart (true_e164 not starting +91).
   The same --rows and --seed always give byte-identical files.
 """
 
