@@ -237,6 +237,8 @@ from loaders.knowlarity.cli import load_knowlarity_command  # noqa: E402
 load.add_command(load_knowlarity_command)
 from loaders.meta.cli import load_meta_command  # noqa: E402
 load.add_command(load_meta_command)
+from loaders.phone import phone  # noqa: E402
+cli.add_command(phone)  # loaders/phone.py (issue 4)
 from loaders.publish.command import publish  # noqa: E402
 cli.add_command(publish)  # loaders/publish/ (issue 8)
 from loaders.scheduled_run import run_command  # noqa: E402

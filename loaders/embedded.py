@@ -64,7 +64,7 @@ def _run_as_server_user() -> str | None:
     return SYSTEM_USER if os.geteuid() == 0 else None
 
 
-def _prepare_root_permissions(pgdata: Path) -> None:
+def _prepare_root_permissions(pgdata: Path, new_cluster: bool) -> None:
     """As root: create the system user, let it traverse to the data dir and run the binaries."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -82,9 +82,9 @@ def _prepare_root_permissions(pgdata: Path) -> None:
     ensure_folder_permissions(bin_dir, read | stat.S_IXGRP | stat.S_IXOTH)
     ensure_folder_permissions(bin_dir.parent / "lib", read)
     ensure_folder_permissions(bin_dir.parent / "share", read)
-    entry = pwd.getpwnam(SYSTEM_USER)
-    for path in [pgdata, *pgdata.rglob("*")]:
-        os.lchown(path, entry.pw_uid, entry.pw_gid)
+    if new_cluster:
+        entry = pwd.getpwnam(SYSTEM_USER)
+        os.lchown(pgdata, entry.pw_uid, entry.pw_gid)
 
 
 def _pg(command: str, args: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -176,7 +176,7 @@ class EmbeddedServer:
             )
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            _prepare_root_permissions(self.pgdata)
+            _prepare_root_permissions(self.pgdata, new_cluster=True)
         _pg(
             "initdb",
             ["-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
@@ -208,7 +208,8 @@ class EmbeddedServer:
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
             elif os.geteuid() == 0:
-                _prepare_root_permissions(self.pgdata)
+                # a fresh virtualenv's binaries need the permissions again; the data dir doesn't
+                _prepare_root_permissions(self.pgdata, new_cluster=False)
             current = self.status()
             if current.running:
                 return current

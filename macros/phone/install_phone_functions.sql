@@ -2,6 +2,9 @@
     the receptionist lookup, the `leadlink phone normalize` command and the CRM application:
       <schema>.normalize_phone(raw text, default_region text default 'IN') -> text
       <schema>.phone_unusable_reason(raw text, default_region text default 'IN') -> text
+      <schema>.parse_phone(raw text, ...) -> table (phone_e164, unusable_reason)
+      <schema>.parse_phones(raw_values text[], ...) -> the same per array element, with its
+          position: one call per batch, for bulk callers such as `leadlink phone normalize`
     Runs as a post-hook of int_phone_numbers (so after the seeds it reads) and by
     `dbt run-operation install_phone_functions`. -#}
 
@@ -37,6 +40,17 @@
         as $phone_unusable_reason$
             select {{ leadlink.phone_unusable_reason('raw', 'default_region') }}
         $phone_unusable_reason$;
+        create or replace function {{ schema }}.parse_phones(
+            raw_values text[], default_region text default 'IN'
+        ) returns table (input_position bigint, phone_e164 text, unusable_reason text)
+        language sql stable parallel safe
+        as $parse_phones$
+            select batch_input.input_position, parsed.phone_e164, parsed.unusable_reason
+            from unnest(raw_values) with ordinality as batch_input (raw_value, input_position)
+            cross join lateral (
+                {{ leadlink.phone_parse_query('batch_input.raw_value', 'default_region') }}
+            ) as parsed
+        $parse_phones$;
         create or replace function {{ schema }}.parse_phone(
             raw text, default_region text default 'IN'
         ) returns table (phone_e164 text, unusable_reason text)
@@ -46,5 +60,6 @@
         $parse_phone$;
     {%- endset -%}
     {% do run_query(statements) %}
-    {{ log("installed " ~ schema ~ ".normalize_phone, phone_unusable_reason, parse_phone", info=true) }}
+    {{ log("installed " ~ schema ~ ".normalize_phone, phone_unusable_reason, parse_phone,"
+        ~ " parse_phones", info=true) }}
 {% endmacro %}
