@@ -108,6 +108,22 @@ def _copy_rows(cursor: Any, statement: sql.Composable, rows: Iterable[tuple[Any,
     cursor.copy_expert(statement.as_string(cursor), buffer)
 
 
+_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_text_rows(cursor: Any, statement: str, rows: list[tuple[str, str, str, str]]) -> None:
+    """COPY in PostgreSQL's text format: about 3x cheaper to build than CSV for JSON payloads
+    (CSV doubles every quote). Only backslash, newline, CR and tab need escaping; canonical JSON
+    holds no raw control characters, so its only escape is doubling backslashes."""
+    lines = [
+        "\t".join((key.translate(_TEXT_ESCAPES), shape.translate(_TEXT_ESCAPES),
+                   text.replace("\\", "\\\\"), digest))
+        for key, shape, text, digest in rows
+    ]
+    lines.append("")
+    cursor.copy_expert(statement, io.StringIO("\n".join(lines)))
+
+
 def quarantine(cursor: Any, settings: Settings, source: str,
                rejected: list[tuple[str, str]], batch_id: int | None, landed_from: str) -> None:
     """Store (reason, original_text) pairs."""
@@ -160,7 +176,7 @@ def land_chunk(cursor: Any, settings: Settings, source: str, items: list[Item], 
             " (natural_key text, payload_shape text, payload text, payload_md5 text)"
         )
         cursor.execute("truncate landing_buffer")
-        _copy_rows(cursor, sql.SQL("copy landing_buffer from stdin with (format csv)"), rows)
+        _copy_text_rows(cursor, "copy landing_buffer from stdin", rows)
         cursor.execute(
             sql.SQL(
                 "insert into {schema}.{table}"

@@ -185,3 +185,16 @@ def test_acceptance_first_request_of_every_page_fails(fake_knowlarity, leadlink_
     second = run_cli("load", "knowlarity", "--until", NOW.isoformat(), extra_env=env)
     assert second.exit_code == 0 and "landed 0," in second.stdout
     assert len(landed(database_url)) == 230
+
+
+def test_tricky_text_round_trips_exactly(fake_knowlarity, leadlink_env, database_url):
+    """Landing COPYs in text format: backslashes, tabs, newlines, quotes and non-ASCII in keys and
+    values must come back byte for byte."""
+    tricky = {"uuid": "odd\tuuid\\with\nstuff", "start_time": "2025-12-06 17:00:00+05:30",
+              "destination": 'Queue "A"\t\\N\r\n\\\\', "agent_number": "\u0905\u0917\u0947\u0902\u091f"}
+    fake_knowlarity.add_calls([tricky])
+    settings = make_settings(leadlink_env, fake_knowlarity)
+    load_knowlarity(settings, database_url, NOW - timedelta(hours=1), NOW,
+                    client=client_for(fake_knowlarity, []))
+    rows = query(database_url, "select call_uuid, payload from raw.knowlarity_calls")
+    assert rows == [(tricky["uuid"], tricky)]
