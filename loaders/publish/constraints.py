@@ -19,7 +19,8 @@ from loaders.publish.batches import Figures, in_transaction
 from loaders.publish.target import PublishTarget
 
 FK_NAME = "leads_master_customer_id_fkey"
-CHECK_NAME = "leads_master_customer_id_not_null"
+# not `<table>_<column>_not_null`: PostgreSQL 18 names its own NOT NULL constraints that way
+CHECK_NAME = "leads_master_customer_id_present"
 
 
 @dataclass
@@ -58,7 +59,7 @@ def read_state(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> Con
         """, (leads, customers))
     fk = cursor.fetchone()
     cursor.execute("select convalidated from pg_constraint where conrelid = to_regclass(%s)"
-                   " and conname = %s", (leads, CHECK_NAME))
+                   " and conname = %s and contype = 'c'", (leads, CHECK_NAME))
     check = cursor.fetchone()
     cursor.execute("select attnotnull from pg_attribute where attrelid = to_regclass(%s)"
                    " and attname = 'customer_id'", (leads,))
@@ -122,6 +123,11 @@ def apply_constraints(target: PublishTarget, conn: psycopg2.extensions.connectio
     if state.not_null:
         results.append(ConstraintResult("customer_id not null", "not_null", "present"))
     elif nulls:
+        if state.check_validated is not None:  # left by an interrupted run: it would reject
+            in_transaction(target, conn, figures, "drop not-null check", lambda cursor:  # nulls
+                           cursor.execute(target.sql(f"alter table {{crm}}.leads_master drop"
+                                                     f" constraint if exists {CHECK_NAME}")),
+                           kind="ddl")
         results.append(ConstraintResult(
             "customer_id not null", "not_null", "blocked",
             f"{nulls} lead(s) have no customer_id (unlinkable ones: --archive-unlinkable; leads"

@@ -214,7 +214,7 @@ def test_apply_is_idempotent_validated_and_undone_exactly(crm):
     assert query(url, "select attnotnull from pg_attribute where attrelid ="
                       " 'crm.leads_master'::regclass and attname = 'customer_id'") == [(True,)]
     assert query(url, "select count(*) from pg_constraint where conname ="
-                      " 'leads_master_customer_id_not_null'") == [(0,)]
+                      " 'leads_master_customer_id_present'") == [(0,)]
     # every lead linked; merged duplicates marked, their leads on the survivor
     assert query(url, "select count(*) from crm.leads_master where customer_id is null") == [(0,)]
     assert query(url, "select count(*) from crm.leads_master as lm inner join crm.customers as c"
