@@ -45,11 +45,13 @@
         ) returns table (input_position bigint, phone_e164 text, unusable_reason text)
         language sql stable parallel safe
         as $parse_phones$
-            select batch_input.input_position, parsed.phone_e164, parsed.unusable_reason
-            from unnest(raw_values) with ordinality as batch_input (raw_value, input_position)
-            cross join lateral (
-                {{ leadlink.phone_parse_query('batch_input.raw_value', 'default_region') }}
-            ) as parsed
+            with batch_input as (
+                select raw_value, input_position
+                from unnest(raw_values) with ordinality as batch (raw_value, input_position)
+            )
+            select input_position, phone_e164, unusable_reason
+            from ({{ leadlink.phone_parse_rows('batch_input', 'raw_value', 'default_region') }})
+                as parsed
         $parse_phones$;
         create or replace function {{ schema }}.parse_phone(
             raw text, default_region text default 'IN'

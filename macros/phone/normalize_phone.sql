@@ -441,3 +441,34 @@
     ) as verdict
     where true
 {% endmacro %}
+
+
+{#- Set-based form for many values: every row of `relation` (a CTE or table name) with
+    phone_e164 and unusable_reason for its `column`. Rows the fast path answers never enter the
+    full parse, which matters because that parse runs per row. -#}
+{% macro phone_parse_rows(relation, column, default_region='IN') %}
+    {%- set data = leadlink.phone_parsing_data() -%}
+    {%- set value = relation ~ '.' ~ column -%}
+    select
+        {{ relation }}.*,
+        '+{{ data.fast_path_country_code }}' || fast.national_number as phone_e164,
+        case when {{ leadlink.phone_is_test_number(
+            'fast.national_number',
+            "'+" ~ data.fast_path_country_code ~ "' || fast.national_number"
+        ) }} then 'test_number' end as unusable_reason
+    from {{ relation }}
+    cross join lateral (
+        select {{ leadlink.phone_fast_national(value) }} as national_number
+    ) as fast
+    where {{ leadlink.phone_fast_path_valid(value, default_region) }}
+    union all
+    select
+        {{ relation }}.*,
+        parsed.phone_e164,
+        parsed.unusable_reason
+    from {{ relation }}
+    cross join lateral (
+        {{ leadlink.phone_full_parse_query(value, default_region) }}
+    ) as parsed
+    where not {{ leadlink.phone_fast_path_valid(value, default_region) }}
+{% endmacro %}

@@ -68,14 +68,7 @@ unseen as (
 
 parsed as (
 
-    select
-        unseen.phone_raw,
-        parsed_phone.phone_e164,
-        parsed_phone.unusable_reason
-    from unseen
-    cross join lateral (
-        {{ phone_parse_query('unseen.phone_raw') }}
-    ) as parsed_phone
+    {{ phone_parse_rows('unseen', 'phone_raw') }}
 
 ),
 
