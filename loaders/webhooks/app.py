@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping
 
@@ -220,6 +221,9 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
         if missing:
             log.warning("not set: %s; the matching endpoints refuse every delivery",
                         ", ".join(missing))
+        opened = await anyio.to_thread.run_sync(receiver.pool.warm_up)
+        if opened == 0:
+            log.warning("the database does not answer yet; deliveries get 503 until it does")
         if receiver.worker is not None:
             receiver.worker.start()
         try:
@@ -250,6 +254,10 @@ def create_app_from_environ() -> Starlette:
     from loaders.logging_utils import configure_logging
 
     configure_logging(os.environ.get("LEADLINK_LOG_FORMAT") or "text")
+    # Database calls run in threads; with the default 5 ms GIL switch interval a thread whose
+    # query has returned waits behind the busy event loop (the "convoy effect"), which is most of
+    # a request's latency under load.
+    sys.setswitchinterval(float(os.environ.get("LEADLINK_SWITCH_INTERVAL") or 0.0005))
     settings = Settings.from_environ()
     url = os.environ.get(SERVE_URL_ENV)
     if not url:

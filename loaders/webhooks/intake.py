@@ -1,7 +1,8 @@
 """Storing a delivery: one short transaction per request, committed before the sender gets 200.
 
 Every distinct body is kept in `webhook_deliveries` (a redelivery of the same bytes only bumps its
-counter). Knowlarity bodies land in `knowlarity_calls` right away through `landing.land_chunk`;
+counter). Knowlarity bodies land in `knowlarity_calls` right away, keyed and hashed exactly as
+`landing.land_chunk` does (one statement instead of its chunk-sized temp-table COPY);
 Meta notifications carry no answers, so each `leadgen` change is queued by leadgen_id for the
 worker that fetches the lead from Graph. Whatever cannot be used goes to quarantine with a reason.
 """
@@ -19,7 +20,8 @@ from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from loaders.config import Settings
-from loaders.landing import LandingCounts, finish_batch, land_chunk, quarantine, start_batch
+from loaders.landing import LandingCounts, canonical_json, quarantine
+from loaders.landing import _storable_problem  # the same storability rule as land_chunk
 from loaders.shapes import Item, Record, Rejected, parse_text, split_payload
 
 LANDED_FROM = "webhook"
@@ -117,23 +119,82 @@ def knowlarity_query_items(params: Mapping[str, str]) -> list[Item]:
     return list(split_payload("knowlarity", dict(params)))
 
 
+def _landable_rows(items: list[Item]) -> tuple[list[tuple[str, str, str, str]], list[Rejected]]:
+    """(natural key, payload text, shape, md5) exactly as `landing.land_chunk` computes them, so a
+    call landed by a webhook and by the API pull dedupes to one version."""
+    rows: list[tuple[str, str, str, str]] = []
+    rejected: list[Rejected] = []
+    for item in items:
+        if isinstance(item, Rejected):
+            rejected.append(item)
+            continue
+        text = canonical_json(item.payload)
+        problem = _storable_problem(text)
+        if problem:
+            rejected.append(Rejected(f"{item.shape} {item.key}: {problem}", text))
+            continue
+        rows.append((item.key, text, item.shape, hashlib.md5(text.encode("utf-8")).hexdigest()))
+    return rows, rejected
+
+
+def _land_knowlarity_rows(cursor: Any, settings: Settings, delivery_id: int,
+                          rows: list[tuple[str, str, str, str]], quarantined: int) -> tuple[int, int]:
+    """The request path's landing: one statement creates the load batch, inserts the calls (the
+    same `on conflict (call_uuid, payload_md5) do nothing` as land_chunk, without its temp-table
+    COPY, which is built for chunks of thousands) and links the delivery. (batch_id, landed)."""
+    schema = sql.Identifier(settings.raw_schema)
+    statement = sql.SQL(
+        "with batch as ("
+        " insert into {schema}.load_batches (source, method, detail, status, finished_at,"
+        " records_seen, records_quarantined)"
+        " values ('knowlarity', 'webhook', %s::jsonb, 'succeeded', clock_timestamp(), %s, %s)"
+        " returning batch_id),"
+        " incoming (natural_key, payload, payload_shape, payload_md5) as (values {rows}),"
+        " landed as ("
+        " insert into {schema}.knowlarity_calls"
+        " (call_uuid, payload, payload_shape, payload_md5, batch_id, landed_from)"
+        " select incoming.natural_key, incoming.payload::jsonb, incoming.payload_shape,"
+        " incoming.payload_md5, batch.batch_id, %s from incoming cross join batch"
+        " on conflict (call_uuid, payload_md5) do nothing returning 1),"
+        " linked as ("
+        " update {schema}.webhook_deliveries set batch_id = (select batch_id from batch)"
+        " where delivery_id = %s returning 1)"
+        " select batch.batch_id, (select count(*) from landed), (select count(*) from linked)"
+        " from batch"
+    ).format(schema=schema, rows=sql.SQL(", ").join(
+        sql.SQL("(%s, %s, %s, %s)") for _ in rows))
+    params: list[Any] = [json.dumps({"delivery_id": delivery_id}), len(rows) + quarantined,
+                         quarantined]
+    for row in rows:
+        params.extend(row)
+    params.extend([LANDED_FROM, delivery_id])
+    cursor.execute(statement, params)
+    batch_id, landed, _ = cursor.fetchone()
+    cursor.execute(
+        sql.SQL("update {}.load_batches set records_landed = %s, records_already_present = %s"
+                " where batch_id = %s").format(schema),
+        (landed, len(rows) - landed, batch_id),
+    )
+    return int(batch_id), int(landed)
+
+
 def store_knowlarity(conn: psycopg2.extensions.connection, settings: Settings, raw: bytes,
                      items: list[Item], method: str, content_type: str | None) -> Stored:
-    records = [item for item in items if isinstance(item, Record)]
-    outcome = "landed" if records else "quarantined"
+    rows, rejected = _landable_rows(items)
+    outcome = "landed" if rows else "quarantined"
     with conn.cursor() as cursor:
         delivery_id, new, stored_outcome = _record_delivery(
             cursor, settings, "knowlarity", method, raw, content_type, outcome)
         if not new:
             conn.commit()
             return Stored(delivery_id, False, stored_outcome)
-        batch_id = start_batch(cursor, settings, "knowlarity", "webhook",
-                               {"delivery_id": delivery_id})
-        counts = land_chunk(cursor, settings, "knowlarity", items, batch_id, LANDED_FROM)
-        finish_batch(cursor, settings, batch_id, counts, "succeeded")
-        _set_batch(cursor, settings, delivery_id, batch_id)
+        landed = 0
+        if rows:
+            _, landed = _land_knowlarity_rows(cursor, settings, delivery_id, rows, len(rejected))
+        quarantine(cursor, settings, "knowlarity",
+                   [(item.reason, item.original_text) for item in rejected], None, LANDED_FROM)
     conn.commit()
-    return Stored(delivery_id, True, outcome, landed=counts.landed, quarantined=counts.quarantined)
+    return Stored(delivery_id, True, outcome, landed=landed, quarantined=len(rejected))
 
 
 # --- Meta ----------------------------------------------------------------------------------------

@@ -94,6 +94,19 @@ class ConnectionPool:
         except CONNECTION_ERRORS:
             pass
 
+    def warm_up(self) -> int:
+        """Open up to `size` connections now (best effort), so the first requests after a start do
+        not pay for connection set-up. Returns how many are open."""
+        opened: list[psycopg2.extensions.connection] = []
+        try:
+            for _ in range(self.size):
+                opened.append(self._new_connection())
+        except CONNECTION_ERRORS:
+            pass
+        with self._lock:
+            self._idle.extend(opened)
+        return len(opened)
+
     def close(self) -> None:
         self._closed = True
         with self._lock:

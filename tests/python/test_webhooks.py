@@ -377,7 +377,9 @@ def test_leadlink_run_drains_the_queue_then_dbt_builds_the_lead(settings, databa
         rows = query(database_url, "select count(*) from analytics.leads as leads"
                                    " where leads::text like %s", (f"%{LEADGEN_ID}%",))
     else:  # the marts are another issue's work; until they exist, check staging
-        rows = query(database_url, "select count(*) from analytics.stg_meta_lead_ads__leads"
+        schema = query(database_url, "select table_schema from information_schema.tables"
+                                     " where table_name = 'stg_meta_lead_ads__leads'")[0][0]
+        rows = query(database_url, f"select count(*) from {schema}.stg_meta_lead_ads__leads"
                                    " where lead_id = %s", (LEADGEN_ID,))
     assert rows[0][0] >= 1
 
