@@ -169,6 +169,7 @@ class BackgroundWorker:
         self._wake = asyncio.Event()
         self._stop = threading.Event()
         self._task: asyncio.Task | None = None
+        self._warned = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -189,6 +190,12 @@ class BackgroundWorker:
 
     def _drain_once(self) -> DrainCounts:
         if self._fetch is None:
+            if not self.settings.environ.get("META_PAGE_ACCESS_TOKEN"):
+                if not self._warned:
+                    log.warning("META_PAGE_ACCESS_TOKEN is not set: leadgen notifications are "
+                                "stored and queued, and wait until it is")
+                    self._warned = True
+                return DrainCounts()
             self._fetch = graph_fetcher(self.settings)
         return drain(self.settings, self.url, self._fetch, self.config, self._stop)
 
