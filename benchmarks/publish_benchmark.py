@@ -98,6 +98,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/leadlink-publish-bench"))
     parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the loaded CRM and marts of an earlier run: undo its batches"
+                             " (timed) and publish again")
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -110,39 +113,49 @@ def main() -> None:
     url = resolve_database_url(settings)
     figures: dict[str, float] = {}
 
-    data = args.out / str(args.rows)
-    if not (data / "leads_master.csv").exists():
-        started = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_legacy_crm.py"),
-                        "--rows", str(args.rows), "--out", str(data), "--quiet"], check=True)
-        figures["generate"] = time.perf_counter() - started
-
     conn = psycopg2.connect(url)
     conn.autocommit = True
-    with conn.cursor() as cursor:  # a clean slate: drop what an earlier run published
-        cursor.execute("drop schema if exists leadlink_publish cascade")
-        cursor.execute("drop schema if exists crm cascade")
-        cursor.execute("drop schema if exists analytics cascade")
-    figures["load legacy"], _ = run(env, "load", "legacy", "--leads",
-                                    str(data / "leads_master.csv"), "--customers",
-                                    str(data / "customers.csv"), "--sources",
-                                    str(data / "sources.csv"))
-    with conn.cursor() as cursor:  # `migrate` ran before the drop: 004's schema back
-        cursor.execute((ROOT / "loaders" / "migrations" / "004_publish.sql").read_text())
-    if marts_landed():
-        figures["dbt build"], _ = run(env, "dbt", "build")
-        marts = "issue 5's marts (dbt build)"
-    else:
-        started = time.perf_counter()
-        subprocess.run([LEADLINK, "dbt", "run", "--select", "+publish_customers_baseline",
-                        "+publish_leads_baseline"], env=env, cwd=ROOT, capture_output=True)
-        sys.path.insert(0, str(ROOT / "tests" / "python"))
-        from test_publish import STAND_IN_MARTS  # noqa: PLC0415
-
+    marts = "issue 5's marts (dbt build)" if marts_landed() else (
+        "stand-in marts (issue 5's not in the checkout yet)")
+    if args.reuse:
         with conn.cursor() as cursor:
-            cursor.execute(STAND_IN_MARTS)
-        figures["baseline + stand-in marts"] = time.perf_counter() - started
-        marts = "stand-in marts (issue 5's not in the checkout yet)"
+            cursor.execute("select batch_id from leadlink_publish.batches where status <> 'undone'"
+                           " order by batch_id desc")
+            batches = [row[0] for row in cursor.fetchall()]
+        started = time.perf_counter()
+        for batch in batches:
+            run(env, "publish", "--undo", str(batch))
+        figures[f"publish --undo ({len(batches)} batches)"] = time.perf_counter() - started
+    else:
+        data = args.out / str(args.rows)
+        if not (data / "leads_master.csv").exists():
+            started = time.perf_counter()
+            subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_legacy_crm.py"),
+                            "--rows", str(args.rows), "--out", str(data), "--quiet"], check=True)
+            figures["generate"] = time.perf_counter() - started
+
+        with conn.cursor() as cursor:  # a clean slate: drop what an earlier run published
+            cursor.execute("drop schema if exists leadlink_publish cascade")
+            cursor.execute("drop schema if exists crm cascade")
+            cursor.execute("drop schema if exists analytics cascade")
+        figures["load legacy"], _ = run(env, "load", "legacy", "--leads",
+                                        str(data / "leads_master.csv"), "--customers",
+                                        str(data / "customers.csv"), "--sources",
+                                        str(data / "sources.csv"))
+        with conn.cursor() as cursor:  # `migrate` ran before the drop: 004's schema back
+            cursor.execute((ROOT / "loaders" / "migrations" / "004_publish.sql").read_text())
+        if marts_landed():
+            figures["dbt build"], _ = run(env, "dbt", "build")
+        else:
+            started = time.perf_counter()
+            subprocess.run([LEADLINK, "dbt", "run", "--select", "+publish_customers_baseline",
+                            "+publish_leads_baseline"], env=env, cwd=ROOT, capture_output=True)
+            sys.path.insert(0, str(ROOT / "tests" / "python"))
+            from test_publish import STAND_IN_MARTS  # noqa: PLC0415
+
+            with conn.cursor() as cursor:
+                cursor.execute(STAND_IN_MARTS)
+            figures["baseline + stand-in marts"] = time.perf_counter() - started
 
     figures["publish dry run"], plan_text = run(env, "publish")
     with conn.cursor() as cursor:

@@ -39,9 +39,9 @@ class Figures:
 
     def note(self, label: str, elapsed_ms: float, kind: str = "dml") -> None:
         """kind: dml (row locks on a key range), ddl (a brief table lock), validate (a scan under
-        SHARE UPDATE EXCLUSIVE, which blocks no reads or writes)."""
+        SHARE UPDATE EXCLUSIVE, which blocks no reads or writes), read (a plain read)."""
         self.transactions += 1
-        if kind == "validate":
+        if kind in ("validate", "read"):
             self.validate_ms[label] = elapsed_ms
             return
         if elapsed_ms > self.longest_transaction_ms:

@@ -93,7 +93,8 @@ def apply_constraints(target: PublishTarget, conn: psycopg2.extensions.connectio
     def read(cursor: psycopg2.extensions.cursor) -> tuple[ConstraintState, int, int]:
         return (read_state(target, cursor), *count_violations(target, cursor))
 
-    state, missing, nulls = in_transaction(target, conn, figures, "read constraints", read)
+    state, missing, nulls = in_transaction(target, conn, figures, "read constraints", read,
+                                           kind="read")
     results: list[ConstraintResult] = []
 
     # foreign key
