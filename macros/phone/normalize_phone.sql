@@ -209,7 +209,7 @@
         select
             cast({{ expression }} as text) as raw_input,
             cast({{ leadlink.phone_region_sql(default_region) }} as text) as region_code
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as phone_input
     left join {{ regions }} as home_region
         on phone_input.region_code = home_region.region_code
@@ -219,18 +219,22 @@
             phone_input.raw_input,
             '{{ data.decimal_digits_from }}＋', '{{ data.decimal_digits_to }}+'
         ) as translated
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_translated
     cross join lateral (
         -- _extract_possible_number: from the first '+' or digit, less trailing junk
         select regexp_replace(
-            regexp_replace(
-                coalesce(substring(step_translated.translated from '[+0-9].*'), ''),
-                '{{ data.unwanted_end_pattern }}', ''
-            ),
+            case
+                -- the usual ending needs no work; the Unicode-aware pattern is costly to compile
+                when right(started.from_first, 1) ~ '[0-9A-Za-z#]' then started.from_first
+                else regexp_replace(started.from_first, '{{ data.unwanted_end_pattern }}', '')
+            end,
             '{{ data.second_number_pattern }}.*', ''
         ) as candidate
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        from (
+            select coalesce(substring(step_translated.translated from '[+0-9].*'), '') as from_first
+        ) as started
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_extracted
     cross join lateral (
         -- _maybe_strip_extension, only when what precedes the extension is viable itself
@@ -248,7 +252,7 @@
                 step_extracted.candidate, '{{ data.extension_pattern }}', 1, 1, 0, 'i'
             ) as extension_start
         ) as extension
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_extension
     cross join lateral (
         select
@@ -256,7 +260,7 @@
             {{ leadlink.phone_normalize_digits(
                 "regexp_replace(step_extension.number_text, '^\\++', '')"
             ) }} as digits
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_digits
     cross join lateral (
         -- a calling code written after '+'
@@ -283,7 +287,7 @@
                         substring(step_digits.digits from home_region.idd_capture_pattern)
                     ) + 1)
             end as after_idd
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_international
     cross join lateral (
         select
@@ -304,7 +308,7 @@
                 "substr(step_digits.digits, length(cast(home_region.country_code as text)) + 1)",
                 'home_region'
             ) }} as without_home_code
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_codes
     cross join lateral (
         select
@@ -325,7 +329,7 @@
                 when step_digits.has_plus then 'unknown_code'
                 else 'national'
             end as code_source
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_source
     cross join lateral (
         select
@@ -348,7 +352,7 @@
                 when 'plus' then step_digits.digits
                 when 'idd' then step_international.after_idd
             end as international_digits
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_country
     left join {{ regions }} as number_region
         on
@@ -358,7 +362,7 @@
         select {{ leadlink.phone_strip_national_prefix(
             'step_country.national_digits', 'number_region'
         ) }} as stripped_digits
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_stripping
     cross join lateral (
         select
@@ -368,7 +372,7 @@
                     then step_country.national_digits
                 else step_stripping.stripped_digits
             end as national_number
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_national
     cross join lateral (
         -- is_valid_number: the first region of the calling code that claims the number (by its
@@ -405,7 +409,7 @@
             order by candidate.region_rank
             limit 1
         ), false) as is_valid
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_validity
     cross join lateral (
         select
@@ -437,7 +441,7 @@
                 ) }}
                     then 'test_number'
             end as unusable_reason
-        offset 0  -- a fence: keeps the planner from inlining each step into the next
+        limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as verdict
     where true
 {% endmacro %}
