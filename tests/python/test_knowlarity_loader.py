@@ -198,3 +198,21 @@ def test_tricky_text_round_trips_exactly(fake_knowlarity, leadlink_env, database
                     client=client_for(fake_knowlarity, []))
     rows = query(database_url, "select call_uuid, payload from raw.knowlarity_calls")
     assert rows == [(tricky["uuid"], tricky)]
+
+
+def test_next_run_rereads_the_lookback_window_and_catches_late_calls(fake_knowlarity, leadlink_env,
+                                                                     database_url):
+    fake_knowlarity.add_calls(make_calls(5, NOW - timedelta(minutes=10)))
+    settings = make_settings(leadlink_env, fake_knowlarity, LEADLINK_LOOKBACK_MINUTES="60")
+    load_knowlarity(settings, database_url, NOW - timedelta(hours=2), NOW,
+                    client=client_for(fake_knowlarity, []))
+    # logged late: a call from 30 minutes before the cursor, and one from 3 hours before it
+    fake_knowlarity.add_calls(make_calls(1, NOW - timedelta(minutes=30), prefix="late"))
+    fake_knowlarity.add_calls(make_calls(1, NOW - timedelta(hours=3), prefix="old"))
+    later = NOW + timedelta(minutes=15)
+    result = load_knowlarity(settings, database_url, None, later,
+                             client=client_for(fake_knowlarity, []))
+    assert fake_knowlarity.requests[-1]["params"]["start_time"] == "2025-12-06 16:30:00+05:30"
+    assert result.counts.landed == 1 and result.counts.already_present == 5
+    assert any(uuid.startswith("late") for uuid in landed(database_url))
+    assert cursor_at(database_url) == later
