@@ -116,6 +116,12 @@ class Receiver:
         self.worker = BackgroundWorker(settings, url, fetch, worker_config) \
             if config.run_worker else None
 
+    def warm_up_sql(self) -> str:
+        tables = ("webhook_deliveries", "knowlarity_calls", "meta_leadgen_queue", "load_batches",
+                  "quarantine")
+        schema = self.settings.raw_schema.replace('"', '""')
+        return "; ".join(f'select * from "{schema}".{table} where false' for table in tables)
+
     def _in_transaction(self, job: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         for attempt in range(2):
             reused = False
@@ -221,7 +227,7 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
         if missing:
             log.warning("not set: %s; the matching endpoints refuse every delivery",
                         ", ".join(missing))
-        opened = await anyio.to_thread.run_sync(receiver.pool.warm_up)
+        opened = await anyio.to_thread.run_sync(receiver.pool.warm_up, receiver.warm_up_sql())
         if opened == 0:
             log.warning("the database does not answer yet; deliveries get 503 until it does")
         if receiver.worker is not None:

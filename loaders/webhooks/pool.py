@@ -94,14 +94,20 @@ class ConnectionPool:
         except CONNECTION_ERRORS:
             pass
 
-    def warm_up(self) -> int:
-        """Open up to `size` connections now (best effort), so the first requests after a start do
-        not pay for connection set-up. Returns how many are open."""
+    def warm_up(self, statement: str | None = None) -> int:
+        """Open up to `size` connections now (best effort) and run `statement` on each (to load
+        the catalog entries the requests need), so the first requests after a start do not pay
+        for connection set-up. Returns how many are open."""
         opened: list[psycopg2.extensions.connection] = []
         try:
             for _ in range(self.size):
-                opened.append(self._new_connection())
-        except CONNECTION_ERRORS:
+                conn = self._new_connection()
+                opened.append(conn)
+                if statement:
+                    with conn.cursor() as cursor:
+                        cursor.execute(statement)
+                    conn.rollback()
+        except psycopg2.Error:  # includes CONNECTION_ERRORS
             pass
         with self._lock:
             self._idle.extend(opened)

@@ -8,8 +8,8 @@ cloned per test with `create database ... template`.
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -326,8 +326,6 @@ def test_crm_in_another_database(crm, pg_admin_url):
             cursor.execute(CRM_DDL.format(schema="public_crm"))
         for table in CRM_TABLES:
             with source.cursor() as out_cursor, target.cursor() as in_cursor:
-                import io
-
                 buffer = io.StringIO()
                 out_cursor.copy_expert(f"copy crm.{table} to stdout", buffer)
                 buffer.seek(0)

@@ -150,3 +150,21 @@ def test_run_with_nothing_configured_exits_3(leadlink_env, database_url, run_cli
     result = run_cli("run", "--skip-dbt", extra_env={"KNOWLARITY_API_KEY": "", "META_PAGE_ID": ""})
     assert result.exit_code == 3
     assert "skipped knowlarity, meta" in result.stdout
+
+
+def test_progress_line_only_on_a_terminal():
+    import io
+
+    from loaders.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        progress = Progress("knowlarity", stream=stream, min_interval=0)
+        progress.update("offset 500/1000")
+        progress.done()
+    assert "\rknowlarity: offset 500/1000" in tty.getvalue()
+    assert pipe.getvalue() == ""
