@@ -202,6 +202,61 @@ def load_legacy_command(ctx: click.Context, leads_path: Path, customers_path: Pa
                    f"{result.counts.landed}, quarantined {result.counts.quarantined}")
 
 
+# --- identity ---------------------------------------------------------------------------------
+@cli.command("lookup")
+@click.argument("phone")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"phone_e164": ..., "customer": {...} or null, "leads": [...]}.')
+@click.option("--region", default="IN", show_default=True,
+              help="Region for numbers written without a country code.")
+@click.pass_context
+def lookup_command(ctx: click.Context, phone: str, as_json: bool, region: str) -> None:
+    """Find a customer by PHONE in any format (+91..., 0..., 98765 43210, 0091...): the customer
+    and all their leads across sources, branches and the CRM's own rows, and whether the CRM
+    links each lead yet. Exit 0 when a customer is found, 1 when not.
+    """
+    from loaders.database import connection
+    from loaders.lookup import LookupUnavailable, lookup, render
+
+    settings = _settings(ctx)
+    url = resolve_database_url(settings)
+    try:
+        with connection(url, "leadlink-lookup") as conn, conn.cursor() as cursor:
+            result = lookup(settings, cursor, phone, region)
+    except LookupUnavailable as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in render(result, phone):
+            click.echo(line)
+    sys.exit(0 if result.customer is not None else 1)
+
+
+@cli.command("readiness")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"ready": bool, "checks": [{"name", "failing_rows", "ready"}]}.')
+@click.pass_context
+def readiness_command(ctx: click.Context, as_json: bool) -> None:
+    """Can the CRM switch on leads_master.customer_id NOT NULL and the FOREIGN KEY to customers?
+    One line per check (name, failing rows, ready) from the dbt view readiness_checks, over the
+    CRM's live tables and the last build. Exit 0 only when every check is ready.
+    """
+    from loaders.readiness import NotBuiltError, as_json as checks_json, read_checks, render
+
+    settings = _settings(ctx)
+    try:
+        checks = read_checks(settings, resolve_database_url(settings))
+    except NotBuiltError as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(checks_json(checks), indent=2))
+    else:
+        for line in render(checks):
+            click.echo(line)
+    sys.exit(0 if all(check.ready for check in checks) else 1)
+
+
 # --- the demo ---------------------------------------------------------------------------------
 @cli.command()
 @click.option("--fresh", is_flag=True, help="Start from an empty embedded database.")

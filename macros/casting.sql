@@ -1,15 +1,16 @@
 {#- Casts that never fail a build: a value that does not parse becomes null (the raw payload
-    still holds it). Dispatched because "try cast" differs by engine. -#}
+    still holds it). Dispatched because "try cast" differs by engine. Not named safe_cast: a
+    project macro of that name would replace dbt's own, which unit tests use on given rows. -#}
 
-{% macro safe_cast(expression, data_type) %}
-    {{ return(adapter.dispatch('safe_cast', 'leadlink')(expression, data_type)) }}
+{% macro lenient_cast(expression, data_type) %}
+    {{ return(adapter.dispatch('lenient_cast', 'leadlink')(expression, data_type)) }}
 {% endmacro %}
 
-{% macro default__safe_cast(expression, data_type) %}
+{% macro default__lenient_cast(expression, data_type) %}
     try_cast({{ expression }} as {{ data_type }})
 {% endmacro %}
 
-{% macro postgres__safe_cast(expression, data_type) %}
+{% macro postgres__lenient_cast(expression, data_type) %}
     {#- pg_input_is_valid needs PostgreSQL 16 or newer. -#}
     case
         when pg_input_is_valid(trim({{ expression }}), '{{ data_type }}')
@@ -29,8 +30,8 @@
         when trim({{ expression }}) ~ '^\d{9,11}$'
             then to_timestamp(cast(trim({{ expression }}) as bigint))
         when trim({{ expression }}) ~* '([+-]\d{2}(:?\d{2})?|z|utc)$'
-            then {{ leadlink.safe_cast(expression, 'timestamptz') }}
-        else {{ leadlink.safe_cast(expression, 'timestamp') }} at time zone '{{ naive_time_zone }}'
+            then {{ leadlink.lenient_cast(expression, 'timestamptz') }}
+        else {{ leadlink.lenient_cast(expression, 'timestamp') }} at time zone '{{ naive_time_zone }}'
     end
 {% endmacro %}
 

@@ -16,7 +16,10 @@ with
 
 knowlarity_calls as (
 
-    select customer_phone_raw from {{ ref('stg_knowlarity__calls') }}
+    select
+        customer_phone_raw,
+        knowlarity_number
+    from {{ ref('stg_knowlarity__calls') }}
 
 ),
 
@@ -44,6 +47,9 @@ legacy_customers as (
 raw_strings as (
 
     select coalesce(customer_phone_raw, '') as phone_raw from knowlarity_calls
+    union
+    -- the number dialled: normalised by the same rules to find its branch in the seed
+    select coalesce(knowlarity_number, '') from knowlarity_calls
     union
     select coalesce(phone_raw, '') from meta_leads
     union

@@ -12,6 +12,12 @@ renamed as (
         id as source_id,
         display_name,
         source_type,
+        -- the intake channel leadlink knows the source's records by (raw tables, touch ids)
+        case source_type
+            when 'knowlarity_call' then 'knowlarity'
+            when 'meta_form' then 'meta'
+            else coalesce(nullif(trim(source_type), ''), 'crm')
+        end as channel,
         total_leads_count,
         todays_leads_count
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='call_uuid',
+        on_schema_change='fail',
+    )
+}}
+
 -- One row per Knowlarity call. A call arrives as several bodies (API record, webhook, SR hook
 -- CDR, live events); each field is taken from the best version that has it: call-log records
 -- first, then CDRs, then live events, newest first within a shape.
@@ -6,6 +14,15 @@ with
 source as (
 
     select * from {{ source('knowlarity', 'knowlarity_calls') }}
+    {% if is_incremental() %}
+        -- only calls with a body landed since the last run (less a look-back for transactions
+        -- that committed late); each is folded again from all of its bodies
+        where call_uuid in (
+            select recent.call_uuid
+            from {{ source('knowlarity', 'knowlarity_calls') }} as recent
+            where recent.landed_at >= {{ incremental_landed_since('last_landed_at') }}
+        )
+    {% endif %}
 
 ),
 
@@ -16,6 +33,7 @@ versions as (
         call_uuid,
         payload_shape,
         landed_at,
+        landed_from,
         case
             when payload_shape = 'webhook_wrapped' then {{ json_value('payload', 'data') }}
             else payload
@@ -39,6 +57,7 @@ fields as (
         call_uuid,
         payload_shape,
         landed_at,
+        landed_from,
         shape_rank,
 
         ---------- parties
@@ -67,7 +86,7 @@ fields as (
                 then {{ parse_timestamp(json_text('call_body', 'end_time'), 'UTC') }}
             else {{ parse_timestamp(json_text('call_body', 'end_time'), 'Asia/Kolkata') }}
         end as call_ended_at,
-        {{ safe_cast(json_text('call_body', 'call_duration'), 'integer') }}
+        {{ lenient_cast(json_text('call_body', 'call_duration'), 'integer') }}
             as call_duration_seconds,
         case
             when lower(coalesce(
@@ -117,6 +136,8 @@ calls as (
         ---------- lineage
         count(*) as version_count,
         string_agg(distinct payload_shape, ',' order by payload_shape) as payload_shapes,
+        (array_agg(payload_shape order by raw_id))[1] as first_payload_shape,
+        (array_agg(landed_from order by raw_id))[1] as first_landed_from,
         min(landed_at) as first_landed_at,
         max(landed_at) as last_landed_at,
         max(raw_id) as latest_raw_id

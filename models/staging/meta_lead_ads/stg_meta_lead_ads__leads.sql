@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='lead_id',
+        on_schema_change='fail',
+    )
+}}
+
 -- One row per Meta lead: the newest landed version of each lead object, answers pulled out of
 -- field_data by case-insensitive name (older forms use FULL_NAME, PHONE; custom questions name
 -- the phone anything with phone/mobile/whatsapp in it).
@@ -10,6 +18,14 @@ with
 source as (
 
     select * from {{ source('meta_lead_ads', 'meta_leads') }}
+    {% if is_incremental() %}
+        -- only leads with a version landed since the last run (less a look-back)
+        where lead_id in (
+            select recent.lead_id
+            from {{ source('meta_lead_ads', 'meta_leads') }} as recent
+            where recent.landed_at >= {{ incremental_landed_since('last_landed_at') }}
+        )
+    {% endif %}
 
 ),
 
@@ -46,7 +62,7 @@ renamed as (
         {{ parse_timestamp(json_text('latest.payload', 'created_time'), 'UTC') }} as created_at,
         nullif({{ json_text('latest.payload', 'form_id') }}, '') as form_id,
         nullif({{ json_text('latest.payload', 'platform') }}, '') as platform,
-        {{ safe_cast(json_text('latest.payload', 'is_organic'), 'boolean') }} as is_organic,
+        {{ lenient_cast(json_text('latest.payload', 'is_organic'), 'boolean') }} as is_organic,
 
         ---------- ad
         nullif({{ json_text('latest.payload', 'ad_id') }}, '') as ad_id,

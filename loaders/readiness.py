@@ -1,0 +1,63 @@
+"""`leadlink readiness`: can the CRM switch on leads_master.customer_id NOT NULL and the FOREIGN KEY?
+
+The checks are defined once, in the dbt view `readiness_checks` (models/marts/readiness/), which
+dbt also tests with warn severity; this module only reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2.errors
+from psycopg2 import sql
+
+from loaders.config import Settings
+from loaders.database import connection
+
+
+class NotBuiltError(RuntimeError):
+    """The marts are not built yet in this database."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    failing_rows: int
+    ready: bool
+    description: str
+
+
+def read_checks(settings: Settings, url: str) -> list[Check]:
+    query = sql.SQL(
+        "select check_name, failing_rows, is_ready, description from {}.readiness_checks"
+        " order by check_order"
+    ).format(sql.Identifier(settings.analytics_schema))
+    with connection(url, "leadlink-readiness") as conn, conn.cursor() as cursor:
+        try:
+            cursor.execute(query)
+        except psycopg2.errors.UndefinedTable as error:
+            raise NotBuiltError(
+                f"{settings.analytics_schema}.readiness_checks does not exist: run"
+                " `leadlink dbt build` (or `leadlink run`) first") from error
+        return [Check(name, int(failing), bool(ready), description)
+                for name, failing, ready, description in cursor.fetchall()]
+
+
+def as_json(checks: list[Check]) -> dict[str, Any]:
+    return {
+        "ready": all(check.ready for check in checks),
+        "checks": [{"name": check.name, "failing_rows": check.failing_rows, "ready": check.ready}
+                   for check in checks],
+    }
+
+
+def render(checks: list[Check]) -> list[str]:
+    width = max((len(check.name) for check in checks), default=0)
+    lines = [f"{check.name:<{width}}  {check.failing_rows:>9}  "
+             f"{'ready' if check.ready else 'not ready'}  {check.description}"
+             for check in checks]
+    verdict = "ready" if all(check.ready for check in checks) else "not ready"
+    lines.append(f"constraints: {verdict} "
+                 f"({sum(check.ready for check in checks)}/{len(checks)} checks pass)")
+    return lines

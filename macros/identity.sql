@@ -1,0 +1,34 @@
+{#- The customer_id of a person the CRM does not know yet, computed from the phone alone, so it
+    is the same in every run, after --full-refresh and on a rebuilt database, whatever order the
+    records arrived in:
+
+        2^52 + (digits of the E.164 number x 695844410359083) mod 2^50
+
+    E.164 numbers have at most 15 digits (< 2^50) and the multiplier is odd, so the map is a
+    bijection: two phones never share an id. The ids start at 2^52, far above any value the CRM's
+    identity sequence reaches, so published ids never collide with the app's own; and they stay
+    below 2^53, exact as JavaScript numbers. The scrambling keeps the digits from being read off
+    the id at a glance; it is not a secret (anyone with this file can invert it). -#}
+{% macro stable_customer_id(phone_e164) %}
+    {{ return(adapter.dispatch('stable_customer_id', 'leadlink')(phone_e164)) }}
+{% endmacro %}
+
+{% macro default__stable_customer_id(phone_e164) %}
+    cast(
+        4503599627370496
+        + mod(cast(substr({{ phone_e164 }}, 2) as numeric) * 695844410359083, 1125899906842624)
+        as bigint
+    )
+{% endmacro %}
+
+
+{#- A touch's key: `<channel>:<external id>` for records with an id of their own (Knowlarity
+    call uuid, Meta lead id), so the same record has one key whether it came by API, webhook or
+    through the CRM; `crm-lead:<leads_master.id>` for CRM rows without one. -#}
+{% macro touch_key(channel, external_id) %}
+    {{ return(adapter.dispatch('touch_key', 'leadlink')(channel, external_id)) }}
+{% endmacro %}
+
+{% macro default__touch_key(channel, external_id) %}
+    {{ dbt.concat([channel, "':'", external_id]) }}
+{% endmacro %}

@@ -1,0 +1,51 @@
+-- The CRM's customers with the E.164 of their stored phone, and which of them survives when
+-- several are the same person: the lowest id (the oldest row, the one other tables most likely
+-- point at). A customer whose phone is junk or invalid has no E.164 here and survives nothing.
+with
+
+crm_customers as (
+
+    select * from {{ ref('stg_crm__customers') }}
+
+),
+
+phone_numbers as (
+
+    select * from {{ ref('int_phone_numbers') }}
+
+),
+
+normalized as (
+
+    select
+        crm_customers.customer_id,
+        crm_customers.phone_number_raw,
+        case when phone_numbers.is_usable then phone_numbers.phone_e164 end as phone_e164,
+        case
+            when not coalesce(phone_numbers.is_usable, false)
+                then coalesce(phone_numbers.unusable_reason, 'empty')
+        end as unusable_reason,
+        crm_customers.full_name,
+        crm_customers.email,
+        crm_customers.city,
+        crm_customers.created_at,
+        crm_customers.updated_at
+    from crm_customers
+    left join phone_numbers
+        on coalesce(crm_customers.phone_number_raw, '') = phone_numbers.phone_raw
+
+),
+
+survivors as (
+
+    select
+        *,
+        case
+            when phone_e164 is not null
+                then min(customer_id) over (partition by phone_e164)
+        end as surviving_customer_id
+    from normalized
+
+)
+
+select * from survivors

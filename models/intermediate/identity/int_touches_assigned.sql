@@ -1,0 +1,157 @@
+-- Which lead each touch opened or joined: the CRM's intake cases A/B/C per person and branch,
+-- made precise (docs/identity.md):
+--   * every CRM lead is a lead of its own (the CRM's ids are kept);
+--   * a new record joins the person's latest lead in the same branch while that lead is open:
+--     not Lost / Unqualified before the record came, and active within `lead_open_window_days`;
+--   * otherwise it opens a new lead (case A), and the records after it join that one;
+--   * a record the CRM filed under an existing lead (lead_sources_history) stays with that lead;
+--   * a record without a usable phone cannot be matched to anyone: it is a lead of its own.
+-- A joining touch is a same_source_duplicate (case B) or cross_source (case C) by the source of
+-- the touch that opened the lead.
+{%- set window_days = var('lead_open_window_days') | int %}
+{%- set per_person_branch = 'phone_e164, matching_branch_id' %}
+{%- set in_time_order = 'touched_at, origin_order, touch_id' %}
+with
+
+touches as (
+
+    select * from {{ ref('int_touches_unioned') }}
+
+),
+
+sequenced as (
+
+    select
+        touch_id,
+        touch_origin,
+        phone_e164,
+        touched_at,
+        closed_at,
+        coalesce(branch_id, {{ var('default_branch_id') }}) as matching_branch_id,
+        -- at the same instant the CRM's lead comes first, so a record joins it
+        case touch_origin when 'crm_lead' then 0 else 1 end as origin_order,
+        max(active_at) over (
+            partition by phone_e164, coalesce(branch_id, {{ var('default_branch_id') }})
+            order by
+                touched_at,
+                case touch_origin when 'crm_lead' then 0 else 1 end,
+                touch_id
+            rows between unbounded preceding and 1 preceding
+        ) as previous_active_at
+    from touches
+    where
+        phone_e164 is not null
+        and touch_origin in ('crm_lead', 'intake')
+
+),
+
+segmented as (
+
+    select
+        *,
+        sum(
+            case
+                when
+                    touch_origin = 'crm_lead'
+                    or previous_active_at is null
+                    or touched_at > previous_active_at + interval '{{ window_days }} days'
+                    then 1
+                else 0
+            end
+        ) over (
+            partition by {{ per_person_branch }}
+            order by {{ in_time_order }}
+            rows unbounded preceding
+        ) as segment_number
+    from sequenced
+
+),
+
+segment_heads as (
+
+    select
+        *,
+        first_value(touch_origin) over segment as head_origin,
+        first_value(closed_at) over segment as head_closed_at
+    from segmented
+    window segment as (
+        partition by {{ per_person_branch }}, segment_number
+        order by {{ in_time_order }}
+    )
+
+),
+
+-- a segment opened by a CRM lead that was closed: the records after the closing open a new lead
+split_at_closing as (
+
+    select
+        *,
+        coalesce(
+            head_origin = 'crm_lead'
+            and touch_origin = 'intake'
+            and touched_at >= head_closed_at,
+            false
+        ) as is_after_closing
+    from segment_heads
+
+),
+
+matched_leads as (
+
+    select
+        touch_id,
+        first_value(touch_id) over (
+            partition by {{ per_person_branch }}, segment_number, is_after_closing
+            order by {{ in_time_order }}
+        ) as lead_id
+    from split_at_closing
+
+),
+
+crm_lead_ids as (
+
+    select
+        legacy_lead_id,
+        touch_id as lead_id
+    from touches
+    where touch_origin = 'crm_lead'
+
+),
+
+assigned as (
+
+    select
+        touches.*,
+        coalesce(
+            matched_leads.lead_id,
+            crm_lead_ids.lead_id,
+            -- no usable phone: nobody to join
+            touches.touch_id
+        ) as lead_id
+    from touches
+    left join matched_leads
+        on touches.touch_id = matched_leads.touch_id
+    left join crm_lead_ids
+        on
+            touches.touch_origin = 'crm_history'
+            and touches.legacy_lead_id = crm_lead_ids.legacy_lead_id
+
+),
+
+typed as (
+
+    select
+        assigned.*,
+        case
+            when assigned.lead_id = assigned.touch_id then 'new_lead'
+            when assigned.source = lead_heads.source then 'same_source_duplicate'
+            else 'cross_source'
+        end as touch_type
+    from assigned
+    left join touches as lead_heads
+        on assigned.lead_id = lead_heads.touch_id
+
+)
+
+-- every column of int_touches_unioned, plus lead_id and touch_type
+select * from typed  -- noqa: AM04

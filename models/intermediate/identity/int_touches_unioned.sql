@@ -1,0 +1,316 @@
+-- Every inbound contact once: each leads_master row, each later sighting the CRM recorded in
+-- lead_sources_history, each Knowlarity call and each Meta lead. A record the CRM already holds
+-- (same channel and external id) is the CRM's touch, not a second one. Each touch carries the
+-- phone that identifies its person (null when none is usable) and the branch it belongs to.
+with
+
+crm_leads as (
+
+    select * from {{ ref('stg_crm__leads_master') }}
+
+),
+
+crm_sources as (
+
+    select * from {{ ref('stg_crm__sources') }}
+
+),
+
+crm_history as (
+
+    select * from {{ ref('stg_crm__lead_sources_history') }}
+
+),
+
+knowlarity_calls as (
+
+    select * from {{ ref('stg_knowlarity__calls') }}
+
+),
+
+meta_leads as (
+
+    select * from {{ ref('stg_meta_lead_ads__leads') }}
+
+),
+
+phone_numbers as (
+
+    select * from {{ ref('int_phone_numbers') }}
+
+),
+
+knowlarity_number_branches as (
+
+    select * from {{ ref('knowlarity_number_branches') }}
+
+),
+
+meta_form_branches as (
+
+    select * from {{ ref('meta_form_branches') }}
+
+),
+
+-- the seed may be typed in any format: read it with the one normaliser
+dialled_number_branches as (
+
+    select distinct on (dialled_e164)
+        {{ normalize_phone('knowlarity_number') }} as dialled_e164,
+        branch_id
+    from knowlarity_number_branches
+    order by dialled_e164 asc, branch_id asc
+
+),
+
+intake_calls as (
+
+    select
+        {{ touch_key("'knowlarity'", 'knowlarity_calls.call_uuid') }} as touch_id,
+        'knowlarity' as source,
+        knowlarity_calls.call_uuid as external_id,
+        coalesce(knowlarity_calls.call_started_at, knowlarity_calls.first_landed_at) as touched_at,
+        knowlarity_calls.customer_phone_raw as phone_raw,
+        coalesce(
+            dialled_number_branches.branch_id, {{ var('default_branch_id') }}
+        ) as branch_id,
+        -- the CRM's case A: New from webhooks, Pending from the call-log sync
+        case
+            when
+                knowlarity_calls.first_landed_from = 'webhook'
+                or knowlarity_calls.first_payload_shape <> 'calllog'
+                then 'New'
+            else 'Pending'
+        end as status,
+        cast(null as text) as form_full_name,
+        cast(null as text) as form_email,
+        cast(null as text) as form_city,
+        false as is_test_lead
+    from knowlarity_calls
+    left join phone_numbers as dialled_numbers
+        on coalesce(knowlarity_calls.knowlarity_number, '') = dialled_numbers.phone_raw
+    left join dialled_number_branches
+        on dialled_numbers.phone_e164 = dialled_number_branches.dialled_e164
+
+),
+
+intake_forms as (
+
+    select
+        {{ touch_key("'meta'", 'meta_leads.lead_id') }} as touch_id,
+        'meta' as source,
+        meta_leads.lead_id as external_id,
+        coalesce(meta_leads.created_at, meta_leads.first_landed_at) as touched_at,
+        meta_leads.phone_raw,
+        coalesce(meta_form_branches.branch_id, {{ var('default_branch_id') }}) as branch_id,
+        'New' as status,
+        -- what the person typed; the testing tool's dummy answers are nobody's
+        case when not meta_leads.is_test_lead then nullif(meta_leads.full_name, '') end
+            as form_full_name,
+        case when not meta_leads.is_test_lead then nullif(meta_leads.email, '') end
+            as form_email,
+        case when not meta_leads.is_test_lead then nullif(meta_leads.city, '') end as form_city,
+        meta_leads.is_test_lead
+    from meta_leads
+    left join meta_form_branches
+        on meta_leads.form_id = meta_form_branches.form_id
+
+),
+
+intake as (
+
+    select * from intake_calls
+    union all
+    select * from intake_forms
+
+),
+
+crm_leads_with_channel as (
+
+    select
+        crm_leads.*,
+        coalesce(crm_sources.channel, 'crm') as source,
+        row_number() over (
+            partition by coalesce(crm_sources.channel, 'crm'), crm_leads.external_lead_id
+            order by crm_leads.lead_id
+        ) as external_id_rank
+    from crm_leads
+    left join crm_sources
+        on crm_leads.source_id = crm_sources.source_id
+
+),
+
+crm_lead_keys as (
+
+    select
+        *,
+        -- a second CRM row claiming the same record keeps a key of its own
+        case
+            when external_lead_id is not null and external_id_rank = 1
+                then {{ touch_key('source', 'external_lead_id') }}
+            else {{ touch_key("'crm-lead'", 'cast(lead_id as text)') }}
+        end as touch_id
+    from crm_leads_with_channel
+
+),
+
+crm_lead_touches as (
+
+    select
+        crm_lead_keys.touch_id,
+        'crm_lead' as touch_origin,
+        crm_lead_keys.source,
+        crm_lead_keys.external_lead_id as external_id,
+        crm_lead_keys.lead_id as legacy_lead_id,
+        coalesce(crm_lead_keys.created_at, crm_lead_keys.updated_at) as touched_at,
+        greatest(crm_lead_keys.created_at, crm_lead_keys.updated_at) as active_at,
+        -- the stored phone, else the alternate phone, else the phone of the record it came from
+        case
+            when coalesce(stored_phone.is_usable, false) then stored_phone.phone_raw
+            when coalesce(alternate_phone.is_usable, false) then alternate_phone.phone_raw
+            when coalesce(intake_phone.is_usable, false) then intake_phone.phone_raw
+            else crm_lead_keys.phone_number_raw
+        end as phone_raw,
+        case
+            when coalesce(stored_phone.is_usable, false) then stored_phone.phone_e164
+            when coalesce(alternate_phone.is_usable, false) then alternate_phone.phone_e164
+            when coalesce(intake_phone.is_usable, false) then intake_phone.phone_e164
+        end as phone_e164,
+        case
+            when
+                not (
+                    coalesce(stored_phone.is_usable, false)
+                    or coalesce(alternate_phone.is_usable, false)
+                    or coalesce(intake_phone.is_usable, false)
+                )
+                then coalesce(stored_phone.unusable_reason, 'empty')
+        end as unusable_reason,
+        crm_lead_keys.branch_id,
+        crm_lead_keys.status,
+        case
+            when crm_lead_keys.is_closed
+                then coalesce(crm_lead_keys.updated_at, crm_lead_keys.created_at)
+        end as closed_at,
+        intake.form_full_name,
+        intake.form_email,
+        intake.form_city,
+        crm_lead_keys.full_name as crm_full_name,
+        coalesce(intake.is_test_lead, false) as is_test_lead,
+        crm_lead_keys.customer_id as crm_customer_id
+    from crm_lead_keys
+    left join intake
+        on crm_lead_keys.touch_id = intake.touch_id
+    left join phone_numbers as stored_phone
+        on coalesce(crm_lead_keys.phone_number_raw, '') = stored_phone.phone_raw
+    left join phone_numbers as alternate_phone
+        on coalesce(crm_lead_keys.alternate_phone_raw, '') = alternate_phone.phone_raw
+    left join phone_numbers as intake_phone
+        on coalesce(intake.phone_raw, '') = intake_phone.phone_raw
+
+),
+
+crm_history_touches as (
+
+    select distinct on (history_keys.touch_id)
+        history_keys.touch_id,
+        'crm_history' as touch_origin,
+        history_keys.source,
+        history_keys.external_id,
+        history_keys.lead_id as legacy_lead_id,
+        coalesce(history_keys.received_at, intake.touched_at) as touched_at,
+        coalesce(history_keys.received_at, intake.touched_at) as active_at,
+        intake.phone_raw,
+        -- the lead it joined decides the person; this phone only feeds the customer's attributes
+        case when history_phone.is_usable then history_phone.phone_e164 end as phone_e164,
+        case
+            when not coalesce(history_phone.is_usable, false)
+                then coalesce(history_phone.unusable_reason, 'empty')
+        end as unusable_reason,
+        crm_leads.branch_id,
+        cast(null as text) as status,
+        cast(null as timestamptz) as closed_at,
+        intake.form_full_name,
+        intake.form_email,
+        intake.form_city,
+        cast(null as text) as crm_full_name,
+        coalesce(intake.is_test_lead, false) as is_test_lead,
+        cast(null as bigint) as crm_customer_id
+    from (
+        select
+            crm_history.*,
+            coalesce(crm_sources.channel, 'crm') as source,
+            {{ touch_key("coalesce(crm_sources.channel, 'crm')", 'crm_history.external_id') }}
+                as touch_id
+        from crm_history
+        left join crm_sources
+            on crm_history.source_id = crm_sources.source_id
+        where
+            not coalesce(crm_history.is_primary, false)
+            and crm_history.external_id is not null
+    ) as history_keys
+    inner join crm_leads
+        on history_keys.lead_id = crm_leads.lead_id
+    left join intake
+        on history_keys.touch_id = intake.touch_id
+    left join phone_numbers as history_phone
+        on coalesce(intake.phone_raw, '') = history_phone.phone_raw
+    where
+        not exists (
+            select from crm_lead_keys
+            where crm_lead_keys.touch_id = history_keys.touch_id
+        )
+    order by history_keys.touch_id asc, history_keys.received_at asc, history_keys.lead_id asc
+
+),
+
+intake_touches as (
+
+    select
+        intake.touch_id,
+        'intake' as touch_origin,
+        intake.source,
+        intake.external_id,
+        cast(null as bigint) as legacy_lead_id,
+        intake.touched_at,
+        intake.touched_at as active_at,
+        intake.phone_raw,
+        case when intake_phone.is_usable then intake_phone.phone_e164 end as phone_e164,
+        case
+            when not coalesce(intake_phone.is_usable, false)
+                then coalesce(intake_phone.unusable_reason, 'empty')
+        end as unusable_reason,
+        intake.branch_id,
+        intake.status,
+        cast(null as timestamptz) as closed_at,
+        intake.form_full_name,
+        intake.form_email,
+        intake.form_city,
+        cast(null as text) as crm_full_name,
+        intake.is_test_lead,
+        cast(null as bigint) as crm_customer_id
+    from intake
+    left join phone_numbers as intake_phone
+        on coalesce(intake.phone_raw, '') = intake_phone.phone_raw
+    where
+        not exists (
+            select from crm_lead_keys
+            where crm_lead_keys.touch_id = intake.touch_id
+        )
+        and not exists (
+            select from crm_history_touches
+            where crm_history_touches.touch_id = intake.touch_id
+        )
+
+),
+
+touches as (
+
+    select * from crm_lead_touches
+    union all
+    select * from crm_history_touches
+    union all
+    select * from intake_touches
+
+)
+
+select * from touches

@@ -1,0 +1,62 @@
+-- CRM customers that are one person (their stored phones normalise to one E.164): each merged
+-- (non-surviving) customer, the survivor (lowest id) and the leads_master rows that point at the
+-- merged one and so must be repointed.
+with
+
+crm_customers as (
+
+    select * from {{ ref('int_crm_customers_normalized') }}
+
+),
+
+crm_leads as (
+
+    select * from {{ ref('stg_crm__leads_master') }}
+
+),
+
+survivors as (
+
+    select * from crm_customers
+    where customer_id = surviving_customer_id
+
+),
+
+merged as (
+
+    select * from crm_customers
+    where customer_id <> surviving_customer_id
+
+),
+
+pointing_leads as (
+
+    select
+        crm_leads.customer_id,
+        array_agg(crm_leads.lead_id order by crm_leads.lead_id) as lead_ids
+    from crm_leads
+    inner join merged
+        on crm_leads.customer_id = merged.customer_id
+    group by crm_leads.customer_id
+
+),
+
+customer_merges as (
+
+    select
+        merged.customer_id as merged_customer_id,
+        merged.surviving_customer_id,
+        merged.phone_e164,
+        merged.phone_number_raw as merged_phone_raw,
+        survivors.phone_number_raw as surviving_phone_raw,
+        coalesce(pointing_leads.lead_ids, cast(array[] as bigint[])) as leads_master_ids,
+        coalesce(cardinality(pointing_leads.lead_ids), 0) as leads_master_count
+    from merged
+    inner join survivors
+        on merged.surviving_customer_id = survivors.customer_id
+    left join pointing_leads
+        on merged.customer_id = pointing_leads.customer_id
+
+)
+
+select * from customer_merges

@@ -1,0 +1,116 @@
+-- One customer per person (usable E.164 phone). Name, email and city follow the survivorship
+-- rules of docs/identity.md: what the person typed in a form (latest first), else the CRM's
+-- customer record (the survivor first), else the name on the CRM's latest lead.
+with
+
+customers_identified as (
+
+    select * from {{ ref('int_customers_identified') }}
+
+),
+
+crm_customers as (
+
+    select * from {{ ref('int_crm_customers_normalized') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('leads') }}
+
+),
+
+touches as (
+
+    select * from {{ ref('int_touches_assigned') }}
+
+),
+
+customer_touches as (
+
+    select
+        leads.customer_id,
+        touches.*
+    from touches
+    inner join leads
+        on touches.lead_id = leads.lead_id
+    where leads.customer_id is not null
+
+),
+
+touch_facts as (
+
+    select
+        customer_id,
+        min(touched_at) as first_touched_at,
+        max(touched_at) as last_touched_at,
+        count(*) as touch_count,
+        array_agg(distinct source order by source) as sources,
+        {{ first_present('form_full_name', 'touched_at desc, touch_id desc') }} as form_full_name,
+        {{ first_present('form_email', 'touched_at desc, touch_id desc') }} as form_email,
+        {{ first_present('form_city', 'touched_at desc, touch_id desc') }} as form_city,
+        {{ first_present('crm_full_name', 'touched_at desc, touch_id desc') }}
+            as crm_lead_full_name
+    from customer_touches
+    group by customer_id
+
+),
+
+lead_counts as (
+
+    select
+        customer_id,
+        count(*) as lead_count
+    from leads
+    where customer_id is not null
+    group by customer_id
+
+),
+
+crm_facts as (
+
+    {%- set survivor_first = 'customer_id <> surviving_customer_id, updated_at desc nulls last,'
+        ~ ' customer_id' %}
+    select
+        phone_e164,
+        {{ first_present('full_name', survivor_first) }} as full_name,
+        {{ first_present('email', survivor_first) }} as email,
+        {{ first_present('city', survivor_first) }} as city,
+        min(created_at) as first_created_at
+    from crm_customers
+    where phone_e164 is not null
+    group by phone_e164
+
+),
+
+customers as (
+
+    select
+        customers_identified.customer_id,
+        customers_identified.phone_e164,
+        coalesce(
+            touch_facts.form_full_name, crm_facts.full_name, touch_facts.crm_lead_full_name
+        ) as full_name,
+        coalesce(touch_facts.form_email, crm_facts.email) as email,
+        coalesce(touch_facts.form_city, crm_facts.city) as city,
+        least(touch_facts.first_touched_at, crm_facts.first_created_at) as first_seen_at,
+        coalesce(touch_facts.last_touched_at, crm_facts.first_created_at) as last_seen_at,
+        coalesce(lead_counts.lead_count, 0) as lead_count,
+        coalesce(touch_facts.touch_count, 0) as touch_count,
+        coalesce(touch_facts.sources, cast(array[] as text[])) as sources,
+        customers_identified.is_in_crm,
+        array_remove(
+            customers_identified.crm_customer_ids, customers_identified.customer_id
+        ) as merged_customer_ids
+    from customers_identified
+    left join touch_facts
+        on customers_identified.customer_id = touch_facts.customer_id
+    left join lead_counts
+        on customers_identified.customer_id = lead_counts.customer_id
+    left join crm_facts
+        on customers_identified.phone_e164 = crm_facts.phone_e164
+
+)
+
+select * from customers

@@ -1,0 +1,47 @@
+{{
+    config(
+        post_hook=[
+            "create index if not exists lead_touches_lead_id on {{ this }} (lead_id)",
+        ],
+    )
+}}
+
+-- Every inbound contact exactly once (each CRM lead row, each call uuid, each Meta lead id, each
+-- sighting the CRM filed in lead_sources_history), with the lead it opened or joined and how.
+with
+
+touches as (
+
+    select * from {{ ref('int_touches_assigned') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('leads') }}
+
+),
+
+lead_touches as (
+
+    select
+        touches.touch_id,
+        touches.lead_id,
+        leads.customer_id,
+        touches.source,
+        touches.external_id,
+        case when touches.touch_origin = 'crm_lead' then touches.legacy_lead_id end
+            as legacy_lead_id,
+        touches.touch_origin,
+        touches.touch_type,
+        touches.touched_at,
+        touches.branch_id,
+        touches.phone_e164,
+        touches.unusable_reason
+    from touches
+    inner join leads
+        on touches.lead_id = leads.lead_id
+
+)
+
+select * from lead_touches

@@ -1,0 +1,72 @@
+{{
+    config(
+        post_hook=[
+            "create index if not exists leads_customer_id on {{ this }} (customer_id)",
+            "create index if not exists leads_legacy_lead_id on {{ this }} (legacy_lead_id)",
+        ],
+    )
+}}
+
+-- One row per lead (sales opportunity): every CRM lead with its id, and every lead the intake
+-- rules opened for new records, each linked to its customer when it has a usable phone.
+with
+
+touches as (
+
+    select * from {{ ref('int_touches_assigned') }}
+
+),
+
+customers_identified as (
+
+    select * from {{ ref('int_customers_identified') }}
+
+),
+
+lead_openers as (
+
+    select * from touches
+    where touch_id = lead_id
+
+),
+
+lead_activity as (
+
+    select
+        lead_id,
+        count(*) as touch_count,
+        max(touched_at) as last_touched_at,
+        array_agg(distinct source order by source) as touch_sources
+    from touches
+    group by lead_id
+
+),
+
+leads as (
+
+    select
+        lead_openers.lead_id,
+        customers_identified.customer_id,
+        lead_openers.phone_e164,
+        lead_openers.source,
+        lead_openers.external_id as external_lead_id,
+        case
+            when lead_openers.touch_origin = 'crm_lead' then lead_openers.legacy_lead_id
+        end as legacy_lead_id,
+        lead_openers.branch_id,
+        lead_openers.status,
+        lead_openers.touched_at as created_at,
+        lead_activity.last_touched_at,
+        lead_activity.touch_count,
+        lead_activity.touch_sources,
+        lead_openers.unusable_reason,
+        lead_openers.is_test_lead
+    from lead_openers
+    inner join lead_activity
+        on lead_openers.lead_id = lead_activity.lead_id
+    left join customers_identified
+        on lead_openers.phone_e164 = customers_identified.phone_e164
+
+)
+
+select * from leads
