@@ -236,17 +236,24 @@ def lookup_command(ctx: click.Context, phone: str, as_json: bool, region: str) -
 @cli.command("readiness")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"ready": bool, "checks": [{"name", "failing_rows", "ready"}]}.')
+@click.option("--refresh", is_flag=True,
+              help="Re-check the CRM's tables as they are now (rebuilds the readiness models;"
+                   " e.g. right after `leadlink publish --apply`).")
 @click.pass_context
-def readiness_command(ctx: click.Context, as_json: bool) -> None:
+def readiness_command(ctx: click.Context, as_json: bool, refresh: bool) -> None:
     """Can the CRM switch on leads_master.customer_id NOT NULL and the FOREIGN KEY to customers?
-    One line per check (name, failing rows, ready) from the dbt view readiness_checks, over the
-    CRM's live tables and the last build. Exit 0 only when every check is ready.
+    One line per check (name, failing rows, ready) from the dbt model readiness_checks, as of the
+    last build (or now, with --refresh). Exit 0 only when every check is ready.
     """
-    from loaders.readiness import NotBuiltError, as_json as checks_json, read_checks, render
+    from loaders.readiness import (NotBuiltError, as_json as checks_json, read_checks,
+                                   refresh_checks, render)
 
     settings = _settings(ctx)
+    url = resolve_database_url(settings)
     try:
-        checks = read_checks(settings, resolve_database_url(settings))
+        if refresh:
+            refresh_checks(settings, url)
+        checks = read_checks(settings, url)
     except NotBuiltError as error:
         raise click.ClickException(str(error)) from error
     if as_json:

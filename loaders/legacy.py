@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import psycopg2
 from psycopg2 import sql
 
 from loaders.config import Settings
@@ -220,37 +221,93 @@ def _reason_expression(table: str, schema: str, file_label: str) -> sql.Composab
         label=sql.Literal(file_label), checks=sql.SQL(" ").join(checks))
 
 
+def _file_header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [name.strip().lower() for name in next(csv.reader(handle), [])]
+
+
+def _copy_file_as_is(cursor, path: Path, table: str) -> bool:
+    """Fast path: PostgreSQL parses the CSV itself (no Python per row); legacy_buffer is then a
+    view over the parsed file.
+
+    Returns False, with nothing left behind, when the file needs the forgiving row-by-row reader:
+    a header with duplicate or empty names, rows with too few or too many cells, bytes that are not
+    UTF-8, blank lines."""
+    header = _file_header(path)
+    if not header or "" in header or len(set(header)) != len(header):
+        return False
+    columns = [name for name, _ in COLUMNS[table]]
+    file_columns = sql.SQL(", ").join(sql.Identifier(name) for name in header)
+    cursor.execute("savepoint legacy_copy")
+    try:
+        cursor.execute(sql.SQL(
+            "create temp table legacy_file (line_number bigint generated always as identity"
+            " (start with 2), {cols})").format(cols=sql.SQL(", ").join(
+                sql.SQL("{} text").format(sql.Identifier(name)) for name in header)))
+        with open(path, "rb") as handle:
+            cursor.copy_expert(sql.SQL(
+                "copy legacy_file ({cols}) from stdin"
+                " with (format csv, header true, encoding 'UTF8')").format(cols=file_columns)
+                .as_string(cursor), handle)
+    except psycopg2.Error as error:
+        cursor.execute("rollback to savepoint legacy_copy")
+        log.info("%s: read row by row (%s)", path.name, str(error).splitlines()[0])
+        return False
+    cursor.execute("release savepoint legacy_copy")
+    # the same row shape the row-by-row reader produces: the original row as JSON (header order,
+    # empty cells as ""), then each known column with empty as NULL
+    original = sql.SQL("'{{' || {} || '}}'").format(sql.SQL(" || ', ' || ").join(
+        sql.SQL("{}").format(sql.Literal(json.dumps(name, ensure_ascii=False) + ": "))
+        + sql.SQL(" || to_json(coalesce({}, ''))::text").format(sql.Identifier(name))
+        for name in header))
+    values = [sql.SQL("nullif({}, '')").format(sql.Identifier(name)) if name in header
+              else sql.SQL("null::text") for name in columns]
+    not_blank = sql.SQL(" or ").join(
+        sql.SQL("coalesce(trim({}), '') <> ''").format(sql.Identifier(name)) for name in header)
+    cursor.execute(sql.SQL(
+        "create temp view legacy_buffer as select line_number::text as line_number,"
+        " {original} as original, {values} from legacy_file where {not_blank}").format(
+            original=original, values=sql.SQL(", ").join(
+                value + sql.SQL(" as ") + sql.Identifier(name)
+                for value, name in zip(values, columns)), not_blank=not_blank))
+    return True
+
+
 def _load_table(cursor, settings: Settings, table: str, path: Path, batch_id: int) -> LandingCounts:
     schema = settings.crm_schema
     columns = [name for name, _ in COLUMNS[table]]
     buffer_columns = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
-    cursor.execute(
-        sql.SQL("create temp table legacy_buffer (line_number text, original text, {cols})").format(
-            cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(name))
-                                    for name in columns)
+    parsed_by_copy = _copy_file_as_is(cursor, path, table)
+    if not parsed_by_copy:
+        cursor.execute(sql.SQL(
+            "create temp table legacy_buffer (line_number text, original text, {cols})").format(
+                cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(name))
+                                        for name in columns)))
+        cursor.copy_expert(
+            sql.SQL("copy legacy_buffer (line_number, original, {cols}) from stdin"
+                    " with (format csv, force_null ({cols}))").format(cols=buffer_columns)
+            .as_string(cursor),
+            _CsvStream(_export_rows(path, table)),
         )
-    )
-    cursor.copy_expert(
-        sql.SQL("copy legacy_buffer (line_number, original, {cols}) from stdin"
-                " with (format csv, force_null ({cols}))").format(cols=buffer_columns)
-        .as_string(cursor),
-        _CsvStream(_export_rows(path, table)),
-    )
     cursor.execute(
-        sql.SQL("create temp table legacy_checked as select *, {reason} as reason"
-                " from legacy_buffer").format(reason=_reason_expression(table, schema, path.name))
-    )
+        sql.SQL("create temp table legacy_rejected as select line_number, reason"
+                " from (select line_number, {reason} as reason from legacy_buffer) as checked"
+                " where reason is not null").format(
+                    reason=_reason_expression(table, schema, path.name)))
     cursor.execute(
         sql.SQL(
             "insert into {raw}.quarantine"
             " (source, reason, original_text, original_md5, batch_id, landed_from)"
-            " select 'legacy', reason, original, md5(reason || original), %s, %s"
-            " from legacy_checked where reason is not null order by line_number::bigint"
+            " select 'legacy', rejected.reason, buffer.original,"
+            " md5(rejected.reason || buffer.original), %s, %s"
+            " from legacy_rejected as rejected"
+            " inner join legacy_buffer as buffer on buffer.line_number = rejected.line_number"
+            " order by rejected.line_number::bigint"
             " on conflict (source, original_md5) do nothing"
         ).format(raw=sql.Identifier(settings.raw_schema)),
         (batch_id, f"file:{path.name}"),
     )
-    cursor.execute("select count(*) from legacy_checked where reason is not null")
+    cursor.execute("select count(*) from legacy_rejected")
     quarantined = int(cursor.fetchone()[0])
     casts = sql.SQL(", ").join(
         sql.SQL("{col}::{kind}").format(col=sql.Identifier(name), kind=sql.SQL(kind))
@@ -259,7 +316,8 @@ def _load_table(cursor, settings: Settings, table: str, path: Path, batch_id: in
     overriding = sql.SQL("overriding system value") if "id" in columns else sql.SQL("")
     cursor.execute(
         sql.SQL("insert into {schema}.{table} ({cols}) {overriding} select {casts}"
-                " from legacy_checked where reason is null").format(
+                " from legacy_buffer where line_number not in"
+                " (select line_number from legacy_rejected)").format(
             schema=sql.Identifier(schema), table=sql.Identifier(table), cols=buffer_columns,
             overriding=overriding, casts=casts)
     )
@@ -271,7 +329,11 @@ def _load_table(cursor, settings: Settings, table: str, path: Path, batch_id: in
                 qualified=sql.Literal(f"{schema}.{table}"), schema=sql.Identifier(schema),
                 table=sql.Identifier(table))
         )
-    cursor.execute("drop table legacy_buffer, legacy_checked")
+    if parsed_by_copy:
+        cursor.execute("drop view legacy_buffer; drop table legacy_file")
+    else:
+        cursor.execute("drop table legacy_buffer")
+    cursor.execute("drop table legacy_rejected")
     counts = LandingCounts(seen=landed + quarantined, landed=landed, quarantined=quarantined)
     if quarantined:
         counts.quarantine_reasons[f"{table}: rejected rows"] = quarantined

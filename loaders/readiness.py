@@ -1,12 +1,13 @@
 """`leadlink readiness`: can the CRM switch on leads_master.customer_id NOT NULL and the FOREIGN KEY?
 
-The checks are defined once, in the dbt view `readiness_checks` (models/marts/readiness/), which
-dbt also tests with warn severity; this module only reads it.
+The checks are defined once, in the dbt model `readiness_checks` (models/marts/readiness/), which
+dbt also tests with warn severity; this module reads it, and rebuilds it on request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg2.errors
@@ -14,6 +15,9 @@ from psycopg2 import sql
 
 from loaders.config import Settings
 from loaders.database import connection
+from loaders.dbt_runner import run_dbt
+
+READINESS_MODELS = ["leads_master_customer_id_changes", "readiness_checks"]
 
 
 class NotBuiltError(RuntimeError):
@@ -26,12 +30,13 @@ class Check:
     failing_rows: int
     ready: bool
     description: str
+    checked_at: datetime
 
 
 def read_checks(settings: Settings, url: str) -> list[Check]:
     query = sql.SQL(
-        "select check_name, failing_rows, is_ready, description from {}.readiness_checks"
-        " order by check_order"
+        "select check_name, failing_rows, is_ready, description, checked_at"
+        " from {}.readiness_checks order by check_order"
     ).format(sql.Identifier(settings.analytics_schema))
     with connection(url, "leadlink-readiness") as conn, conn.cursor() as cursor:
         try:
@@ -40,8 +45,17 @@ def read_checks(settings: Settings, url: str) -> list[Check]:
             raise NotBuiltError(
                 f"{settings.analytics_schema}.readiness_checks does not exist: run"
                 " `leadlink dbt build` (or `leadlink run`) first") from error
-        return [Check(name, int(failing), bool(ready), description)
-                for name, failing, ready, description in cursor.fetchall()]
+        return [Check(name, int(failing), bool(ready), description, checked_at)
+                for name, failing, ready, description, checked_at in cursor.fetchall()]
+
+
+def refresh_checks(settings: Settings, url: str) -> None:
+    """Rebuild the readiness models against the CRM's tables as they are now."""
+    result = run_dbt(settings, url, ["run", "--quiet", "--select", *READINESS_MODELS],
+                     capture=True)
+    if result.returncode != 0:
+        raise NotBuiltError(f"dbt run of the readiness models failed:\n{result.stdout[-2000:]}"
+                            f"{result.stderr[-2000:]}")
 
 
 def as_json(checks: list[Check]) -> dict[str, Any]:
@@ -58,6 +72,8 @@ def render(checks: list[Check]) -> list[str]:
              f"{'ready' if check.ready else 'not ready'}  {check.description}"
              for check in checks]
     verdict = "ready" if all(check.ready for check in checks) else "not ready"
+    checked = f", checked {checks[0].checked_at:%Y-%m-%d %H:%M %Z}" if checks else ""
     lines.append(f"constraints: {verdict} "
-                 f"({sum(check.ready for check in checks)}/{len(checks)} checks pass)")
+                 f"({sum(check.ready for check in checks)}/{len(checks)} checks pass{checked};"
+                 " --refresh re-checks the CRM now)")
     return lines

@@ -83,3 +83,36 @@ def test_missing_required_column_is_a_clear_error(run_cli, database_url, tmp_pat
     result = run_cli("load", "legacy", "--leads", str(bad))
     assert result.exit_code != 0
     assert "header lacks required column(s) id" in result.output
+
+
+def test_ragged_rows_and_blank_lines_take_the_forgiving_reader(run_cli, database_url, tmp_path):
+    # PostgreSQL's CSV reader refuses these files as a whole; the row-by-row reader lands what it
+    # can and quarantines the rest, exactly as for a clean file
+    ragged = write(tmp_path, "ragged.csv", "id,full_name,created_at\n"
+                   "1,Asha,2025-12-01T10:00:00+00:00\n"
+                   "\n"
+                   "2,Ravi,2025-12-02T10:00:00+00:00,an extra cell\n"
+                   "3,Short row\n"
+                   "x,Bad id,\n")
+    result = run_cli("load", "legacy", "--leads", str(ragged))
+    assert result.exit_code == 0, result.output
+    assert "landed 3, quarantined 1" in result.stdout
+    assert query(database_url, "select id, full_name, created_at is null from crm.leads_master"
+                               " order by id") == [(1, "Asha", False), (2, "Ravi", False),
+                                                   (3, "Short row", True)]
+    assert query(database_url, "select reason from raw.quarantine") == [
+        ("ragged.csv line 6: id is not a valid bigint: x",)]
+
+
+def test_clean_and_forgiving_readers_land_the_same(run_cli, database_url, export, tmp_path):
+    run_cli("load", "legacy", "--leads", str(export["leads"]), "--sources", str(export["sources"]))
+    fast = query(database_url, "select lm::text from crm.leads_master as lm order by id")
+    quarantined = ("select replace(reason, %s, ''), original_text from raw.quarantine"
+                   " where landed_from = %s order by reason")
+    fast_quarantine = query(database_url, quarantined, ("leads.csv", "file:leads.csv"))
+    assert len(fast_quarantine) == 4
+    # a trailing blank line sends the same rows through the row-by-row reader
+    forgiving = write(tmp_path, "blank.csv", export["leads"].read_text() + "\n\n")
+    run_cli("load", "legacy", "--leads", str(forgiving), "--sources", str(export["sources"]))
+    assert query(database_url, "select lm::text from crm.leads_master as lm order by id") == fast
+    assert query(database_url, quarantined, ("blank.csv", "file:blank.csv")) == fast_quarantine

@@ -5,7 +5,7 @@ with
 
 touches as (
 
-    select * from {{ ref('int_touches_assigned') }}
+    select * from {{ ref('int_touches_unioned') }}
 
 ),
 

@@ -1,5 +1,5 @@
--- Which lead each touch opened or joined: the CRM's intake cases A/B/C per person and branch,
--- made precise (docs/identity.md):
+-- Which lead each touch of int_touches_unioned opened or joined, and how (touch_id, lead_id,
+-- touch_type): the CRM's intake cases A/B/C per person and branch, made precise (docs/identity.md):
 --   * every CRM lead is a lead of its own (the CRM's ids are kept);
 --   * a new record joins the person's latest lead in the same branch while that lead is open:
 --     not Lost / Unqualified before the record came, and active within `lead_open_window_days`;
@@ -121,7 +121,8 @@ crm_lead_ids as (
 assigned as (
 
     select
-        touches.*,
+        touches.touch_id,
+        touches.source,
         coalesce(
             matched_leads.lead_id,
             crm_lead_ids.lead_id,
@@ -141,17 +142,17 @@ assigned as (
 typed as (
 
     select
-        assigned.*,
+        assigned.touch_id,
+        assigned.lead_id,
         case
             when assigned.lead_id = assigned.touch_id then 'new_lead'
-            when assigned.source = lead_heads.source then 'same_source_duplicate'
+            when assigned.source = lead_openers.source then 'same_source_duplicate'
             else 'cross_source'
         end as touch_type
     from assigned
-    left join touches as lead_heads
-        on assigned.lead_id = lead_heads.touch_id
+    left join assigned as lead_openers
+        on assigned.lead_id = lead_openers.touch_id
 
 )
 
--- every column of int_touches_unioned, plus lead_id and touch_type
-select * from typed  -- noqa: AM04
+select * from typed

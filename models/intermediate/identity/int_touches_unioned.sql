@@ -129,28 +129,37 @@ crm_leads_with_channel as (
 
     select
         crm_leads.*,
-        coalesce(crm_sources.channel, 'crm') as source,
-        row_number() over (
-            partition by coalesce(crm_sources.channel, 'crm'), crm_leads.external_lead_id
-            order by crm_leads.lead_id
-        ) as external_id_rank
+        coalesce(crm_sources.channel, 'crm') as source
     from crm_leads
     left join crm_sources
         on crm_leads.source_id = crm_sources.source_id
 
 ),
 
+-- the CRM row that holds each external id (a second row claiming it keeps a key of its own)
+external_id_holders as (
+
+    select min(lead_id) as lead_id
+    from crm_leads_with_channel
+    where external_lead_id is not null
+    group by source, external_lead_id
+
+),
+
 crm_lead_keys as (
 
     select
-        *,
-        -- a second CRM row claiming the same record keeps a key of its own
+        crm_leads_with_channel.*,
         case
-            when external_lead_id is not null and external_id_rank = 1
-                then {{ touch_key('source', 'external_lead_id') }}
-            else {{ touch_key("'crm-lead'", 'cast(lead_id as text)') }}
+            when external_id_holders.lead_id is not null
+                then {{ touch_key(
+                    'crm_leads_with_channel.source', 'crm_leads_with_channel.external_lead_id'
+                ) }}
+            else {{ touch_key("'crm-lead'", 'cast(crm_leads_with_channel.lead_id as text)') }}
         end as touch_id
     from crm_leads_with_channel
+    left join external_id_holders
+        on crm_leads_with_channel.lead_id = external_id_holders.lead_id
 
 ),
 

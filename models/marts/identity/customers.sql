@@ -23,6 +23,12 @@ leads as (
 
 touches as (
 
+    select * from {{ ref('int_touches_unioned') }}
+
+),
+
+assignments as (
+
     select * from {{ ref('int_touches_assigned') }}
 
 ),
@@ -31,10 +37,18 @@ customer_touches as (
 
     select
         leads.customer_id,
-        touches.*
+        touches.touch_id,
+        touches.source,
+        touches.touched_at,
+        touches.form_full_name,
+        touches.form_email,
+        touches.form_city,
+        touches.crm_full_name
     from touches
+    inner join assignments
+        on touches.touch_id = assignments.touch_id
     inner join leads
-        on touches.lead_id = leads.lead_id
+        on assignments.lead_id = leads.lead_id
     where leads.customer_id is not null
 
 ),
@@ -45,15 +59,63 @@ touch_facts as (
         customer_id,
         min(touched_at) as first_touched_at,
         max(touched_at) as last_touched_at,
-        count(*) as touch_count,
-        array_agg(distinct source order by source) as sources,
-        {{ first_present('form_full_name', 'touched_at desc, touch_id desc') }} as form_full_name,
-        {{ first_present('form_email', 'touched_at desc, touch_id desc') }} as form_email,
-        {{ first_present('form_city', 'touched_at desc, touch_id desc') }} as form_city,
-        {{ first_present('crm_full_name', 'touched_at desc, touch_id desc') }}
-            as crm_lead_full_name
+        count(*) as touch_count
     from customer_touches
     group by customer_id
+
+),
+
+customer_sources as (
+
+    select
+        customer_id,
+        array_agg(source order by source) as sources
+    from (select distinct customer_id, source from customer_touches) as distinct_sources
+    group by customer_id
+
+),
+
+latest_form_full_name as (
+
+    select distinct on (customer_id)
+        customer_id,
+        form_full_name
+    from customer_touches
+    where form_full_name is not null
+    order by customer_id asc, touched_at desc, touch_id desc
+
+),
+
+latest_form_email as (
+
+    select distinct on (customer_id)
+        customer_id,
+        form_email
+    from customer_touches
+    where form_email is not null
+    order by customer_id asc, touched_at desc, touch_id desc
+
+),
+
+latest_form_city as (
+
+    select distinct on (customer_id)
+        customer_id,
+        form_city
+    from customer_touches
+    where form_city is not null
+    order by customer_id asc, touched_at desc, touch_id desc
+
+),
+
+latest_crm_full_name as (
+
+    select distinct on (customer_id)
+        customer_id,
+        crm_full_name
+    from customer_touches
+    where crm_full_name is not null
+    order by customer_id asc, touched_at desc, touch_id desc
 
 ),
 
@@ -90,15 +152,17 @@ customers as (
         customers_identified.customer_id,
         customers_identified.phone_e164,
         coalesce(
-            touch_facts.form_full_name, crm_facts.full_name, touch_facts.crm_lead_full_name
+            latest_form_full_name.form_full_name,
+            crm_facts.full_name,
+            latest_crm_full_name.crm_full_name
         ) as full_name,
-        coalesce(touch_facts.form_email, crm_facts.email) as email,
-        coalesce(touch_facts.form_city, crm_facts.city) as city,
+        coalesce(latest_form_email.form_email, crm_facts.email) as email,
+        coalesce(latest_form_city.form_city, crm_facts.city) as city,
         least(touch_facts.first_touched_at, crm_facts.first_created_at) as first_seen_at,
         coalesce(touch_facts.last_touched_at, crm_facts.first_created_at) as last_seen_at,
         coalesce(lead_counts.lead_count, 0) as lead_count,
         coalesce(touch_facts.touch_count, 0) as touch_count,
-        coalesce(touch_facts.sources, cast(array[] as text[])) as sources,
+        coalesce(customer_sources.sources, cast(array[] as text[])) as sources,
         customers_identified.is_in_crm,
         array_remove(
             customers_identified.crm_customer_ids, customers_identified.customer_id
@@ -106,8 +170,18 @@ customers as (
     from customers_identified
     left join touch_facts
         on customers_identified.customer_id = touch_facts.customer_id
+    left join customer_sources
+        on customers_identified.customer_id = customer_sources.customer_id
     left join lead_counts
         on customers_identified.customer_id = lead_counts.customer_id
+    left join latest_form_full_name
+        on customers_identified.customer_id = latest_form_full_name.customer_id
+    left join latest_form_email
+        on customers_identified.customer_id = latest_form_email.customer_id
+    left join latest_form_city
+        on customers_identified.customer_id = latest_form_city.customer_id
+    left join latest_crm_full_name
+        on customers_identified.customer_id = latest_crm_full_name.customer_id
     left join crm_facts
         on customers_identified.phone_e164 = crm_facts.phone_e164
 

@@ -12,6 +12,12 @@ with
 
 touches as (
 
+    select * from {{ ref('int_touches_unioned') }}
+
+),
+
+assignments as (
+
     select * from {{ ref('int_touches_assigned') }}
 
 ),
@@ -26,21 +32,23 @@ lead_touches as (
 
     select
         touches.touch_id,
-        touches.lead_id,
+        assignments.lead_id,
         leads.customer_id,
         touches.source,
         touches.external_id,
         case when touches.touch_origin = 'crm_lead' then touches.legacy_lead_id end
             as legacy_lead_id,
         touches.touch_origin,
-        touches.touch_type,
+        assignments.touch_type,
         touches.touched_at,
         touches.branch_id,
         touches.phone_e164,
         touches.unusable_reason
     from touches
+    inner join assignments
+        on touches.touch_id = assignments.touch_id
     inner join leads
-        on touches.lead_id = leads.lead_id
+        on assignments.lead_id = leads.lead_id
 
 )
 

@@ -13,6 +13,12 @@ with
 
 touches as (
 
+    select * from {{ ref('int_touches_unioned') }}
+
+),
+
+assignments as (
+
     select * from {{ ref('int_touches_assigned') }}
 
 ),
@@ -25,27 +31,32 @@ customers_identified as (
 
 lead_openers as (
 
-    select * from touches
-    where touch_id = lead_id
+    select touches.*
+    from touches
+    inner join assignments
+        on touches.touch_id = assignments.touch_id
+    where assignments.touch_type = 'new_lead'
 
 ),
 
 lead_activity as (
 
     select
-        lead_id,
+        assignments.lead_id,
         count(*) as touch_count,
-        max(touched_at) as last_touched_at,
-        array_agg(distinct source order by source) as touch_sources
-    from touches
-    group by lead_id
+        max(touches.touched_at) as last_touched_at,
+        array_agg(distinct touches.source order by touches.source) as touch_sources
+    from assignments
+    inner join touches
+        on assignments.touch_id = touches.touch_id
+    group by assignments.lead_id
 
 ),
 
 leads as (
 
     select
-        lead_openers.lead_id,
+        lead_openers.touch_id as lead_id,
         customers_identified.customer_id,
         lead_openers.phone_e164,
         lead_openers.source,
@@ -63,7 +74,7 @@ leads as (
         lead_openers.is_test_lead
     from lead_openers
     inner join lead_activity
-        on lead_openers.lead_id = lead_activity.lead_id
+        on lead_openers.touch_id = lead_activity.lead_id
     left join customers_identified
         on lead_openers.phone_e164 = customers_identified.phone_e164
 

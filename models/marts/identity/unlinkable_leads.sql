@@ -10,7 +10,7 @@ leads as (
 
 touches as (
 
-    select * from {{ ref('int_touches_assigned') }}
+    select * from {{ ref('int_touches_unioned') }}
 
 ),
 

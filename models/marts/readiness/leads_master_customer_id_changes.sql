@@ -1,8 +1,6 @@
-{{ config(materialized='view') }}
-
 -- The leads_master rows whose customer_id `leadlink publish` would set (it is empty) or change
--- (it points at another customer: a merged duplicate, a junk-number customer, a wrong match).
--- A view: it reads the CRM's live rows, against the marts of the last build.
+-- (it points at another customer: a merged duplicate, a junk-number customer, a wrong match),
+-- as of this build.
 with
 
 crm_leads as (

@@ -1,9 +1,7 @@
-{{ config(materialized='view') }}
-
 -- Can the CRM switch on `leads_master.customer_id` NOT NULL and the FOREIGN KEY to customers?
--- One row per check with the rows that still fail it. A view over the CRM's live tables and the
--- marts of the last build, so `leadlink readiness` right after `leadlink publish` tells the truth.
--- Each check is one branch of the union: a filter on check_name runs only that branch.
+-- One row per check with the CRM rows that still fail it, as of this build (checked_at): the
+-- CRM's rows as they are now against the marts built with them. `leadlink readiness --refresh`
+-- rebuilds just this model to re-check the live CRM tables (after `leadlink publish`, say).
 with
 
 crm_leads as (
@@ -42,115 +40,99 @@ customer_id_changes as (
 
 ),
 
-checks as (
+-- one pass over leads_master: every fact the checks count
+lead_facts as (
 
     select
-        1 as check_order,
-        'customer_id_not_null' as check_name,
-        'leads_master rows without a customer_id (NOT NULL needs none)' as description,
-        count(*) as failing_rows
+        crm_leads.customer_id,
+        leads.lead_id is not null as is_built,
+        leads.customer_id as expected_customer_id,
+        crm_customers.customer_id is not null as customer_exists,
+        customer_merges.merged_customer_id is not null as is_on_merged_customer,
+        coalesce(lead_phone.is_test_number, false)
+        or coalesce(customer_phone.is_test_number, false) as is_on_test_number
     from crm_leads
-    where crm_leads.customer_id is null
-
-    union all
-
-    select
-        2 as check_order,
-        'customer_id_foreign_key' as check_name,
-        'leads_master rows whose customer_id is not a customers.id (FOREIGN KEY needs none)'
-            as description,
-        count(*) as failing_rows
-    from crm_leads
-    where
-        crm_leads.customer_id is not null
-        and not exists (
-            select from crm_customers
-            where crm_customers.customer_id = crm_leads.customer_id
-        )
-
-    union all
-
-    select
-        3 as check_order,
-        'linkable_leads_linked' as check_name,
-        'leads_master rows with a usable phone but no customer_id' as description,
-        count(*) as failing_rows
-    from crm_leads
-    inner join leads
+    left join leads
         on crm_leads.lead_id = leads.legacy_lead_id
-    where
-        leads.customer_id is not null
-        and crm_leads.customer_id is null
-
-    union all
-
-    select
-        4 as check_order,
-        'customer_ids_current' as check_name,
-        'leads_master rows whose customer_id would be set or changed (one customer per phone)'
-            as description,
-        count(*) as failing_rows
-    from customer_id_changes
-
-    union all
-
-    select
-        5 as check_order,
-        'no_leads_on_merged_customers' as check_name,
-        'leads_master rows pointing at a duplicate customer that merges into another'
-            as description,
-        count(*) as failing_rows
-    from crm_leads
-    inner join customer_merges
-        on crm_leads.customer_id = customer_merges.merged_customer_id
-
-    union all
-
-    select
-        6 as check_order,
-        'no_leads_on_test_numbers' as check_name,
-        'leads_master rows linked to a customer although their phone or the customer''s phone'
-        || ' is a test number' as description,
-        count(*) as failing_rows
-    from crm_leads
-    left join phone_numbers as lead_phone
-        on coalesce(crm_leads.phone_number_raw, '') = lead_phone.phone_raw
     left join crm_customers
         on crm_leads.customer_id = crm_customers.customer_id
+    left join customer_merges
+        on crm_leads.customer_id = customer_merges.merged_customer_id
+    left join phone_numbers as lead_phone
+        on coalesce(crm_leads.phone_number_raw, '') = lead_phone.phone_raw
     left join phone_numbers as customer_phone
         on coalesce(crm_customers.phone_number_raw, '') = customer_phone.phone_raw
-    where
-        crm_leads.customer_id is not null
-        and (
-            coalesce(lead_phone.is_test_number, false)
-            or coalesce(customer_phone.is_test_number, false)
-        )
-
-    union all
-
-    select
-        7 as check_order,
-        'unlinkable_leads_resolved' as check_name,
-        'leads_master rows no usable phone ties to a person: fix the phone or archive them'
-        || ' (unlinkable_leads) before NOT NULL' as description,
-        count(*) as failing_rows
-    from crm_leads
-    inner join leads
-        on crm_leads.lead_id = leads.legacy_lead_id
-    where leads.customer_id is null
 
 ),
 
-readiness as (
+counts as (
 
     select
-        check_order,
-        check_name,
-        description,
-        failing_rows,
-        failing_rows = 0 as is_ready
-    from checks
+        count(*) filter (where customer_id is null) as without_customer_id,
+        count(*) filter (where customer_id is not null and not customer_exists)
+            as with_unknown_customer_id,
+        count(*) filter (where expected_customer_id is not null and customer_id is null)
+            as linkable_without_customer_id,
+        (select count(*) from customer_id_changes) as with_customer_id_to_change,
+        count(*) filter (where is_on_merged_customer) as on_merged_customer,
+        count(*) filter (where customer_id is not null and is_on_test_number)
+            as on_test_number,
+        count(*) filter (where is_built and expected_customer_id is null) as unlinkable
+    from lead_facts
+
+),
+
+checks as (
+
+    select
+        checks.check_order,
+        checks.check_name,
+        checks.description,
+        checks.failing_rows,
+        checks.failing_rows = 0 as is_ready,
+        now() as checked_at
+    from counts
+    cross join lateral (
+        values
+        (
+            1, 'customer_id_not_null',
+            'leads_master rows without a customer_id (NOT NULL needs none)',
+            counts.without_customer_id
+        ),
+        (
+            2, 'customer_id_foreign_key',
+            'leads_master rows whose customer_id is not a customers.id (FOREIGN KEY needs none)',
+            counts.with_unknown_customer_id
+        ),
+        (
+            3, 'linkable_leads_linked',
+            'leads_master rows with a usable phone but no customer_id',
+            counts.linkable_without_customer_id
+        ),
+        (
+            4, 'customer_ids_current',
+            'leads_master rows whose customer_id would be set or changed (one customer per phone)',
+            counts.with_customer_id_to_change
+        ),
+        (
+            5, 'no_leads_on_merged_customers',
+            'leads_master rows pointing at a duplicate customer that merges into another',
+            counts.on_merged_customer
+        ),
+        (
+            6, 'no_leads_on_test_numbers',
+            'leads_master rows linked to a customer although their phone or the customer''s'
+            || ' phone is a test number',
+            counts.on_test_number
+        ),
+        (
+            7, 'unlinkable_leads_resolved',
+            'leads_master rows no usable phone ties to a person: fix the phone or archive them'
+            || ' (unlinkable_leads) before NOT NULL',
+            counts.unlinkable
+        )
+    ) as checks (check_order, check_name, description, failing_rows)
 
 )
 
-select * from readiness
+select * from checks
