@@ -51,16 +51,24 @@
     reduces to "strip the prefix, match the generated pattern"; anything else, and any number the
     pattern rejects, goes through the full parse. -#}
 {% macro phone_fast_national(expression) %}
-    {%- set digits = "translate(" ~ expression ~ ", ' -', '')" -%}
+    {{- leadlink.phone_fast_national_of_digits(leadlink.phone_fast_digits(expression)) -}}
+{%- endmacro %}
+
+{#- The digits of a value written only with digits, spaces, dashes and one leading '+'; null
+    for anything else (which the fast path leaves to the full parse). -#}
+{% macro phone_fast_digits(expression) %}
     case
-        when {{ expression }} ~ '^ *(\+ *)?[0-9][0-9 -]*$'
-            then case length({{ digits }})
-                when 10 then {{ digits }}
-                when 11 then case when left({{ digits }}, 1) = '0' then substr({{ digits }}, 2) end
-                when 12 then case when left({{ digits }}, 2) = '91' then substr({{ digits }}, 3) end
-                when 13 then case when left({{ digits }}, 3) = '+91' then substr({{ digits }}, 4) end
-                when 14 then case when left({{ digits }}, 4) = '0091' then substr({{ digits }}, 5) end
-            end
+        when {{ expression }} ~ '^ *(\+ *)?[0-9][0-9 -]*$' then translate({{ expression }}, ' -', '')
+    end
+{%- endmacro %}
+
+{% macro phone_fast_national_of_digits(digits) %}
+    case length({{ digits }})
+        when 10 then {{ digits }}
+        when 11 then case when left({{ digits }}, 1) = '0' then substr({{ digits }}, 2) end
+        when 12 then case when left({{ digits }}, 2) = '91' then substr({{ digits }}, 3) end
+        when 13 then case when left({{ digits }}, 3) = '+91' then substr({{ digits }}, 4) end
+        when 14 then case when left({{ digits }}, 4) = '0091' then substr({{ digits }}, 5) end
     end
 {%- endmacro %}
 
@@ -117,6 +125,8 @@
                 upper(regexp_replace({{ text }}, '[^0-9A-Za-z]', '', 'g')),
                 '{{ data.alpha_from }}', '{{ data.alpha_to }}'
             )
+        -- translate() walks its whole list per character: skip it for plain ASCII
+        when {{ text }} !~ '[^\x01-\x7f]' then regexp_replace({{ text }}, '[^0-9]', '', 'g')
         else regexp_replace(
             translate({{ text }}, '{{ data.other_digits_from }}', '{{ data.other_digits_to }}'),
             '[^0-9]', '', 'g'
@@ -215,10 +225,15 @@
         on phone_input.region_code = home_region.region_code
     cross join lateral (
         -- decimal digits of every script to ASCII, full-width plus to '+'
-        select translate(
-            phone_input.raw_input,
-            '{{ data.decimal_digits_from }}＋', '{{ data.decimal_digits_to }}+'
-        ) as translated
+        select
+            case
+                -- translate() walks its whole list per character: skip it for plain ASCII
+                when phone_input.raw_input !~ '[^\x01-\x7f]' then phone_input.raw_input
+                else translate(
+                    phone_input.raw_input,
+                    '{{ data.decimal_digits_from }}＋', '{{ data.decimal_digits_to }}+'
+                )
+            end as translated
         limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_translated
     cross join lateral (
@@ -237,9 +252,17 @@
         limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_extracted
     cross join lateral (
-        -- _maybe_strip_extension, only when what precedes the extension is viable itself
+        -- _maybe_strip_extension, only when what precedes the extension is viable itself. A
+        -- candidate of plain digits, '+', spaces, dots, dashes and brackets holds no extension
+        -- marker, and its viability reduces to the ASCII form of VALID_PHONE_NUMBER: both
+        -- Unicode-wide patterns are only compiled and run for the rest.
         select
-            step_extracted.candidate ~* '{{ data.viable_pattern }}' as is_viable,
+            case
+                when extension.is_plain
+                    then step_extracted.candidate
+                    ~ '^(?:[0-9]{2}|[+]*(?:[ ().-]*[0-9]){3,}[ ().0-9-]*)$'
+                else step_extracted.candidate ~* '{{ data.viable_pattern }}'
+            end as is_viable,
             case
                 when extension.extension_start > 1
                     and left(step_extracted.candidate, extension.extension_start - 1)
@@ -248,9 +271,18 @@
                 else step_extracted.candidate
             end as number_text
         from (
-            select regexp_instr(
-                step_extracted.candidate, '{{ data.extension_pattern }}', 1, 1, 0, 'i'
-            ) as extension_start
+            select
+                plain.is_plain,
+                case
+                    when plain.is_plain then 0
+                    else regexp_instr(
+                        step_extracted.candidate, '{{ data.extension_pattern }}', 1, 1, 0, 'i'
+                    )
+                end as extension_start
+            from (
+                select step_extracted.candidate ~ '^[0-9 +().-]*$' as is_plain
+                limit all offset 0  -- a fence: computed once, not once per reference
+            ) as plain
         ) as extension
         limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_extension
@@ -271,10 +303,13 @@
                 where
                     step_digits.has_plus
                     and plus_region.region_rank = 0
-                    and cast(plus_region.country_code as text) in (
-                        left(step_digits.digits, 1),
-                        left(step_digits.digits, 2),
-                        left(step_digits.digits, 3)
+                    -- integers, so the (country_code, region_rank) index answers; a calling
+                    -- code never starts with 0
+                    and left(step_digits.digits, 1) between '1' and '9'
+                    and plus_region.country_code in (
+                        cast(nullif(left(step_digits.digits, 1), '') as integer),
+                        cast(nullif(left(step_digits.digits, 2), '') as integer),
+                        cast(nullif(left(step_digits.digits, 3), '') as integer)
                     )
             ) as plus_country_code,
             -- the home region's IDD prefix (00 in India), unless a 0 follows it
@@ -297,10 +332,13 @@
                 where
                     step_international.after_idd is not null
                     and idd_region.region_rank = 0
-                    and cast(idd_region.country_code as text) in (
-                        left(step_international.after_idd, 1),
-                        left(step_international.after_idd, 2),
-                        left(step_international.after_idd, 3)
+                    -- integers, so the (country_code, region_rank) index answers; a calling
+                    -- code never starts with 0
+                    and left(step_international.after_idd, 1) between '1' and '9'
+                    and idd_region.country_code in (
+                        cast(nullif(left(step_international.after_idd, 1), '') as integer),
+                        cast(nullif(left(step_international.after_idd, 2), '') as integer),
+                        cast(nullif(left(step_international.after_idd, 3), '') as integer)
                     )
             ) as idd_country_code,
             -- the home calling code written without '+' (919876543210)
@@ -448,31 +486,53 @@
 
 
 {#- Set-based form for many values: every row of `relation` (a CTE or table name) with
-    phone_e164 and unusable_reason for its `column`. Rows the fast path answers never enter the
-    full parse, which matters because that parse runs per row. -#}
+    phone_e164 and unusable_reason for its `column`. The fast path's national number is computed
+    once per row (a fenced lateral); the full parse is gated by `not is_fast`, a qual on the outer
+    row only, which PostgreSQL checks before running any of its steps, so rows the fast path
+    answers never enter it (it runs per row and costs two orders of magnitude more). -#}
 {% macro phone_parse_rows(relation, column, default_region='IN') %}
     {%- set data = leadlink.phone_parsing_data() -%}
     {%- set value = relation ~ '.' ~ column -%}
     select
         {{ relation }}.*,
-        '+{{ data.fast_path_country_code }}' || fast.national_number as phone_e164,
-        case when {{ leadlink.phone_is_test_number(
-            'fast.national_number',
-            "'+" ~ data.fast_path_country_code ~ "' || fast.national_number"
-        ) }} then 'test_number' end as unusable_reason
+        case
+            when fast.is_fast then '+{{ data.fast_path_country_code }}' || fast.national_number
+            else parsed.phone_e164
+        end as phone_e164,
+        case
+            when not fast.is_fast then parsed.unusable_reason
+            when {{ leadlink.phone_is_test_number(
+                'fast.national_number',
+                "'+" ~ data.fast_path_country_code ~ "' || fast.national_number"
+            ) }} then 'test_number'
+        end as unusable_reason
     from {{ relation }}
     cross join lateral (
-        select {{ leadlink.phone_fast_national(value) }} as national_number
+        select
+            extracted.national_number,
+            coalesce(
+                {{ leadlink.phone_region_sql(default_region) }} = '{{ data.fast_path_region }}'
+                and extracted.national_number ~ '^[6-9][0-9]{9}$'
+                and (
+                    extracted.national_number ~ '{{ data.fast_path_mobile_pattern }}'
+                    or extracted.national_number ~ '{{ data.fast_path_valid_pattern }}'
+                ),
+                false
+            ) as is_fast
+        from (
+            select {{ leadlink.phone_fast_national_of_digits('cleaned.digits') }} as national_number
+            from (
+                select {{ leadlink.phone_fast_digits(value) }} as digits
+                limit all offset 0  -- a fence: computed once, not once per reference
+            ) as cleaned
+            limit all offset 0  -- a fence: computed once, not once per reference
+        ) as extracted
+        limit all offset 0  -- a fence: computed once, not once per reference
     ) as fast
-    where {{ leadlink.phone_fast_path_valid(value, default_region) }}
-    union all
-    select
-        {{ relation }}.*,
-        parsed.phone_e164,
-        parsed.unusable_reason
-    from {{ relation }}
-    cross join lateral (
-        {{ leadlink.phone_full_parse_query(value, default_region) }}
-    ) as parsed
-    where not {{ leadlink.phone_fast_path_valid(value, default_region) }}
+    left join lateral (
+        select full_parse.*
+        from ({{ leadlink.phone_full_parse_query(value, default_region) }}) as full_parse
+        where not fast.is_fast
+        limit all offset 0  -- a fence, so the gate stays a one-time filter on this subquery
+    ) as parsed on true
 {% endmacro %}
