@@ -173,8 +173,22 @@ def score(url: str, out: Path) -> dict[str, dict[str, int]]:
                        " (lead_id bigint primary key, person_id bigint, true_e164 text)")
         with (out / "truth.csv").open(encoding="utf-8") as handle:
             cursor.copy_expert("copy bench_truth from stdin with (format csv, header)", handle)
-        cursor.execute("create unlogged table bench_person as select person_id,"
-                       " max(nullif(true_e164, '')) as e164 from bench_truth group by person_id")
+        cursor.execute("select distinct alternate_phone_number from naive.leads_master"
+                       " where coalesce(alternate_phone_number, '') <> ''")
+        alternates = [(raw, oracle_e164(raw)) for (raw,) in cursor.fetchall()]
+        cursor.execute("create temp table bench_alternate (raw text primary key, e164 text)")
+        cursor.executemany("insert into bench_alternate values (%s, %s)", alternates)
+        # a person's real number: what truth says, else their alternate phone (the generator
+        # writes the person's own number there)
+        cursor.execute("""
+            create unlogged table bench_person as
+            select truth.person_id,
+                coalesce(max(nullif(truth.true_e164, '')), max(alternate.e164)) as e164
+            from bench_truth as truth
+            inner join naive.leads_master as lm on lm.id = truth.lead_id
+            left join bench_alternate as alternate on alternate.raw = lm.alternate_phone_number
+            group by truth.person_id
+        """)
         cursor.execute("create unique index on bench_person (person_id)")
         # the oracle's reading of every naive customer's phone string
         cursor.execute("create unlogged table bench_naive_phone (customer_id bigint, e164 text)")

@@ -5,6 +5,8 @@
       <schema>.parse_phone(raw text, ...) -> table (phone_e164, unusable_reason)
       <schema>.parse_phones(raw_values text[], ...) -> the same per array element, with its
           position: one call per batch, for bulk callers such as `leadlink phone normalize`
+    The one-value functions are PL/pgSQL so that a session plans their (large) query once and
+    reuses the plan on every later call; parse_phones, one call per batch, stays plain SQL.
     Runs as a post-hook of int_phone_numbers (so after the seeds it reads) and by
     `dbt run-operation install_phone_functions`. -#}
 
@@ -29,16 +31,26 @@
         create or replace function {{ schema }}.normalize_phone(
             raw text, default_region text default 'IN'
         ) returns text
-        language sql stable parallel safe
+        language plpgsql stable parallel safe
+        -- one generic plan for every call: planning this query costs milliseconds
+        set plan_cache_mode = force_generic_plan
         as $normalize_phone$
-            select {{ leadlink.normalize_phone('raw', 'default_region') }}
+        #variable_conflict use_column
+        begin
+            return {{ leadlink.normalize_phone('raw', 'default_region') }};
+        end
         $normalize_phone$;
         create or replace function {{ schema }}.phone_unusable_reason(
             raw text, default_region text default 'IN'
         ) returns text
-        language sql stable parallel safe
+        language plpgsql stable parallel safe
+        -- one generic plan for every call: planning this query costs milliseconds
+        set plan_cache_mode = force_generic_plan
         as $phone_unusable_reason$
-            select {{ leadlink.phone_unusable_reason('raw', 'default_region') }}
+        #variable_conflict use_column
+        begin
+            return {{ leadlink.phone_unusable_reason('raw', 'default_region') }};
+        end
         $phone_unusable_reason$;
         create or replace function {{ schema }}.parse_phones(
             raw_values text[], default_region text default 'IN'
@@ -56,9 +68,14 @@
         create or replace function {{ schema }}.parse_phone(
             raw text, default_region text default 'IN'
         ) returns table (phone_e164 text, unusable_reason text)
-        language sql stable parallel safe
+        language plpgsql stable parallel safe
+        -- one generic plan for every call: planning this query costs milliseconds
+        set plan_cache_mode = force_generic_plan
         as $parse_phone$
-            {{ leadlink.phone_parse_query('raw', 'default_region') }}
+        #variable_conflict use_column
+        begin
+            return query {{ leadlink.phone_parse_query('raw', 'default_region') }};
+        end
         $parse_phone$;
     {%- endset -%}
     {% do run_query(statements) %}

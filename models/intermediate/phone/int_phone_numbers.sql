@@ -3,8 +3,8 @@
         materialized='incremental',
         unique_key='phone_raw',
         on_schema_change='fail',
+        indexes=[{'columns': ['phone_e164']}],
         post_hook=[
-            "create index if not exists int_phone_numbers_e164 on {{ this }} (phone_e164)",
             "{{ install_phone_functions() }}",
         ],
     )

@@ -1,3 +1,11 @@
+{{
+    config(
+        post_hook=[
+            "alter table {{ this }} add primary key (merged_customer_id)",
+        ],
+    )
+}}
+
 -- CRM customers that are one person (their stored phones normalise to one E.164): each merged
 -- (non-surviving) customer, the survivor (lowest id) and the leads_master rows that point at the
 -- merged one and so must be repointed.

@@ -1,3 +1,12 @@
+{{
+    config(
+        post_hook=[
+            "alter table {{ this }} add primary key (customer_id)",
+            "alter table {{ this }} add unique (phone_e164)",
+        ],
+    )
+}}
+
 -- One customer per person (usable E.164 phone). Name, email and city follow the survivorship
 -- rules of docs/identity.md: what the person typed in a form (latest first), else the CRM's
 -- customer record (the survivor first), else the name on the CRM's latest lead.

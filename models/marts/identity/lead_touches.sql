@@ -1,7 +1,9 @@
 {{
     config(
+        indexes=[{'columns': ['lead_id']}],
         post_hook=[
-            "create index if not exists lead_touches_lead_id on {{ this }} (lead_id)",
+            "alter table {{ this }} add primary key (touch_id)",
+            "alter table {{ this }} add unique (legacy_lead_id)",
         ],
     )
 }}

@@ -1,8 +1,9 @@
 {{
     config(
+        indexes=[{'columns': ['customer_id']}],
         post_hook=[
-            "create index if not exists leads_customer_id on {{ this }} (customer_id)",
-            "create index if not exists leads_legacy_lead_id on {{ this }} (legacy_lead_id)",
+            "alter table {{ this }} add primary key (lead_id)",
+            "alter table {{ this }} add unique (legacy_lead_id)",
         ],
     )
 }}

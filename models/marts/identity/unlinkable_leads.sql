@@ -1,3 +1,11 @@
+{{
+    config(
+        post_hook=[
+            "alter table {{ this }} add primary key (lead_id)",
+        ],
+    )
+}}
+
 -- The review queue: leads that no usable phone ties to a person (empty, not a number, too short
 -- or long, invalid, or a test number), with the normaliser's reason and what staff need to fix it.
 with
