@@ -253,7 +253,7 @@ def test_lookup_finds_the_customer_from_any_writing(samples_db):
     # a customer with several leads, one of them a CRM row whose customer_id the CRM lacks
     customer_id, phone = query(url, """
         select c.customer_id, c.phone_e164 from analytics.customers as c
-        where c.phone_e164 like '+91%' and c.lead_count >= 2 and exists (
+        where c.phone_e164 like '+91%%' and c.lead_count >= 2 and exists (
             select from analytics.leads as l inner join crm.leads_master as lm
                 on lm.id = l.legacy_lead_id
             where l.customer_id = c.customer_id and lm.customer_id is distinct from c.customer_id)

@@ -42,6 +42,14 @@ sequenced as (
     where
         phone_e164 is not null
         and touch_origin in ('crm_lead', 'intake')
+        -- a person and branch with CRM leads only needs no sequencing: each is its own lead
+        and (phone_e164, coalesce(branch_id, {{ var('default_branch_id') }})) in (
+            select
+                intake.phone_e164,
+                coalesce(intake.branch_id, {{ var('default_branch_id') }})
+            from touches as intake
+            where intake.touch_origin = 'intake' and intake.phone_e164 is not null
+        )
 
 ),
 

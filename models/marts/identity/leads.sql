@@ -40,7 +40,8 @@ lead_openers as (
 
 ),
 
-lead_activity as (
+-- most leads have one touch: only the joining touches need aggregating
+joining_touches as (
 
     select
         assignments.lead_id,
@@ -50,6 +51,7 @@ lead_activity as (
     from assignments
     inner join touches
         on assignments.touch_id = touches.touch_id
+    where assignments.touch_type <> 'new_lead'
     group by assignments.lead_id
 
 ),
@@ -68,14 +70,21 @@ leads as (
         lead_openers.branch_id,
         lead_openers.status,
         lead_openers.touched_at as created_at,
-        lead_activity.last_touched_at,
-        lead_activity.touch_count,
-        lead_activity.touch_sources,
+        greatest(lead_openers.touched_at, joining_touches.last_touched_at) as last_touched_at,
+        1 + coalesce(joining_touches.touch_count, 0) as touch_count,
+        case
+            when joining_touches.lead_id is null then array[lead_openers.source]
+            else (
+                select array_agg(distinct lead_source order by lead_source)
+                from unnest(array_append(joining_touches.touch_sources, lead_openers.source))
+                    as lead_sources (lead_source)
+            )
+        end as touch_sources,
         lead_openers.unusable_reason,
         lead_openers.is_test_lead
     from lead_openers
-    inner join lead_activity
-        on lead_openers.touch_id = lead_activity.lead_id
+    left join joining_touches
+        on lead_openers.touch_id = joining_touches.lead_id
     left join customers_identified
         on lead_openers.phone_e164 = customers_identified.phone_e164
 
