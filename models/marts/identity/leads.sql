@@ -75,9 +75,10 @@ leads as (
         case
             when joining_touches.lead_id is null then array[lead_openers.source]
             else (
-                select array_agg(distinct lead_source order by lead_source)
+                select
+                    array_agg(distinct all_sources.touch_source order by all_sources.touch_source)
                 from unnest(array_append(joining_touches.touch_sources, lead_openers.source))
-                    as lead_sources (lead_source)
+                    as all_sources (touch_source)
             )
         end as touch_sources,
         lead_openers.unusable_reason,
