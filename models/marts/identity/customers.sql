@@ -79,7 +79,12 @@ customer_sources as (
     select
         customer_id,
         array_agg(source order by source) as sources
-    from (select distinct customer_id, source from customer_touches) as distinct_sources
+    from (
+        select distinct
+            customer_id,
+            source
+        from customer_touches
+    ) as distinct_sources
     group by customer_id
 
 ),

@@ -75,10 +75,12 @@ leads as (
         case
             when joining_touches.lead_id is null then array[lead_openers.source]
             else (
-                select
-                    array_agg(distinct all_sources.touch_source order by all_sources.touch_source)
-                from unnest(array_append(joining_touches.touch_sources, lead_openers.source))
-                    as all_sources (touch_source)
+                select array_agg(all_sources.touch_source order by all_sources.touch_source)
+                from (
+                    select distinct unnest(
+                        array_append(joining_touches.touch_sources, lead_openers.source)
+                    ) as touch_source
+                ) as all_sources
             )
         end as touch_sources,
         lead_openers.unusable_reason,
