@@ -183,6 +183,9 @@ def ensure_crm_tables(cursor, schema: str) -> None:
     cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     _check_existing(cursor, schema)
     cursor.execute(CRM_DDL.format(schema=sql.Identifier(schema).as_string(cursor)))
+    # what `leadlink lookup` reads a customer's CRM leads by (a live CRM wants the same index)
+    cursor.execute(sql.SQL("create index if not exists leads_master_customer_id on {}.leads_master"
+                           " (customer_id)").format(sql.Identifier(schema)))
     for table in LOAD_ORDER:
         cursor.execute(
             sql.SQL("comment on table {}.{} is {}").format(

@@ -4,7 +4,8 @@ lead to the customer yet.
 
 The phone is normalised in the database by the installed function built from the dbt macro (the
 one normaliser); the answer comes from the marts' indexes (customers.phone_e164,
-leads.customer_id) and the CRM's leads_master primary key.
+leads.customer_id) and the CRM's leads_master by customer_id, so leads that publish wrote or
+staff linked since the last build show too.
 """
 
 from __future__ import annotations
@@ -87,11 +88,38 @@ def lookup(settings: Settings, cursor: psycopg2.extensions.cursor, phone: str,
                                             for name in LEAD_COLUMNS),
             analytics=analytics, crm=sql.Identifier(settings.crm_schema)),
         (result.customer["customer_id"],))
-    for lead in _rows(cursor, LEAD_COLUMNS + ("crm_customer_id",)):
+    leads = _rows(cursor, LEAD_COLUMNS + ("crm_customer_id",))
+    # the CRM's own rows of this customer: leads publish wrote or staff linked since the build
+    cursor.execute(
+        sql.SQL("select id, external_lead_id, branch_id, status, created_at"
+                " from {crm}.leads_master where customer_id = %s order by id").format(
+            crm=sql.Identifier(settings.crm_schema)),
+        (result.customer["customer_id"],))
+    crm_rows = {row[0]: row for row in cursor.fetchall()}
+    listed = {lead["legacy_lead_id"] for lead in leads}
+    by_external_id = {row[1]: row for row in crm_rows.values()
+                      if row[0] not in listed and row[1] is not None}
+    for lead in leads:
+        published = by_external_id.pop(lead["external_lead_id"], None) \
+            if lead["legacy_lead_id"] is None else None
+        if published is not None:  # a new lead publish has written since the build
+            lead["legacy_lead_id"] = published[0]
+            lead["crm_customer_id"] = result.customer["customer_id"]
         # the CRM links the lead once leads_master.customer_id holds this customer
         lead["linked_in_crm"] = (lead["legacy_lead_id"] is not None
                                  and lead["crm_customer_id"] == result.customer["customer_id"])
-        result.leads.append(lead)
+        lead["in_last_build"] = True
+    listed = {lead["legacy_lead_id"] for lead in leads}
+    for lead_id, external_id, branch_id, status, created_at in crm_rows.values():
+        if lead_id in listed:
+            continue
+        leads.append({"lead_id": None, "legacy_lead_id": lead_id, "source": None,
+                      "external_lead_id": external_id, "branch_id": branch_id, "status": status,
+                      "created_at": _plain(created_at), "last_touched_at": None,
+                      "touch_count": None, "touch_sources": None,
+                      "crm_customer_id": result.customer["customer_id"], "linked_in_crm": True,
+                      "in_last_build": False})
+    result.leads = leads
     return result
 
 
@@ -114,8 +142,10 @@ def render(result: LookupResult, phone: str) -> list[str]:
     for lead in result.leads:
         crm = ("new (not in the CRM yet)" if lead["legacy_lead_id"] is None else
                f"CRM #{lead['legacy_lead_id']}"
-               + ("" if lead["linked_in_crm"] else " (customer_id not set in the CRM yet)"))
-        lines.append(f"  {lead['created_at'][:16]}  {lead['source']:<10}  branch "
+               + ("" if lead["linked_in_crm"] else " (customer_id not set in the CRM yet)")
+               + ("" if lead["in_last_build"] else " (added since the last build)"))
+        touches = "-" if lead["touch_count"] is None else f"{lead['touch_count']} touch(es)"
+        lines.append(f"  {(lead['created_at'] or '-')[:16]}  {lead['source'] or '-':<10}  branch "
                      f"{lead['branch_id'] if lead['branch_id'] is not None else '-'}  "
-                     f"{lead['status'] or '-':<11}  {lead['touch_count']} touch(es)  {crm}")
+                     f"{lead['status'] or '-':<11}  {touches}  {crm}")
     return lines

@@ -96,7 +96,7 @@
             )
         )
         -- uncorrelated, so evaluated once per query, not once per row
-        or {{ e164 }} = any(array(select listed.phone_e164 from {{ ref('phone_test_numbers') }} as listed))
+        or {{ e164 }} = any(array(select listed.phone_e164 from {{ ref('phone_test_numbers').include(database=false) }} as listed))
     )
 {%- endmacro %}
 
@@ -208,8 +208,8 @@
 {#- libphonenumber's algorithm step by step; ends in a where clause the caller may extend. -#}
 {% macro phone_full_parse_query(expression, default_region='IN') %}
     {%- set data = leadlink.phone_parsing_data() -%}
-    {%- set regions = ref('phone_regions') -%}
-    {%- set patterns = ref('phone_valid_patterns') -%}
+    {%- set regions = ref('phone_regions').include(database=false) -%}
+    {%- set patterns = ref('phone_valid_patterns').include(database=false) -%}
     select
         case when verdict.unusable_reason is null or verdict.unusable_reason = 'test_number'
             then verdict.phone_e164

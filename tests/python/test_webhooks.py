@@ -351,7 +351,7 @@ def test_a_lead_graph_calls_final_is_parked_after_repeated_attempts(client, sett
 
 
 def test_leadlink_run_drains_the_queue_then_dbt_builds_the_lead(settings, database_url, run_cli,
-                                                                fake_graph):
+                                                                fake_graph, tmp_path):
     fake_graph.add_lead(FORM_ID, graph_lead(LEADGEN_ID))
     fake_graph.script.extend(["613"])
     app = create_app(settings, database_url, receiver_config())
@@ -369,19 +369,21 @@ def test_leadlink_run_drains_the_queue_then_dbt_builds_the_lead(settings, databa
                                " where lead_id = %s and landed_from = 'webhook'",
                  (LEADGEN_ID,)) == [(1,)]
 
-    marts = (PROJECT_DIR / "models" / "marts" / "leads.sql").exists()
-    selector = ["+leads"] if marts else ["stg_meta_lead_ads__leads", "stg_knowlarity__calls"]
-    built = run_cli("dbt", "build", "--select", *selector)
+    crm_export = tmp_path / "leads_master.csv"  # the CRM has no leads yet
+    crm_export.write_text("id,full_name,phone_number_normalized\n", encoding="utf-8")
+    assert run_cli("load", "legacy", "--leads", str(crm_export)).exit_code == 0
+    built = run_cli("dbt", "build")
     assert built.exit_code == 0, built.output
-    if marts:
-        rows = query(database_url, "select count(*) from analytics.leads as leads"
-                                   " where leads::text like %s", (f"%{LEADGEN_ID}%",))
-    else:  # the marts are another issue's work; until they exist, check staging
-        schema = query(database_url, "select table_schema from information_schema.tables"
-                                     " where table_name = 'stg_meta_lead_ads__leads'")[0][0]
-        rows = query(database_url, f"select count(*) from {schema}.stg_meta_lead_ads__leads"
-                                   " where lead_id = %s", (LEADGEN_ID,))
-    assert rows[0][0] >= 1
+    # the webhook's Meta lead is a lead of its customer; the call's number is the documentation
+    # example 9876543210, a test number: an unlinkable lead, never a customer
+    assert query(database_url, "select customers.phone_e164 from analytics.leads as leads"
+                               " inner join analytics.customers as customers"
+                               " on customers.customer_id = leads.customer_id"
+                               " where leads.external_lead_id = %s",
+                 (LEADGEN_ID,)) == [("+919845012345",)]
+    assert query(database_url, "select reason from analytics.unlinkable_leads"
+                               " where external_lead_id = %s",
+                 (WRAPPED["data"]["uuid"],)) == [("test_number",)]
 
 
 # --- a real server -------------------------------------------------------------------------------
