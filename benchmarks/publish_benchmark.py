@@ -5,8 +5,7 @@
 On a private database (`leadlink_bench_publish` on the embedded server, or LEADLINK_DATABASE_URL):
 1. `scripts/generate_legacy_crm.py --rows N` (skipped when the files are already in --out);
 2. `leadlink load legacy` of sources, customers and leads_master;
-3. `leadlink dbt build` (or, when issue 5's marts are not in the checkout yet, the two publish
-   baseline models plus the set-based stand-in marts from tests/python/test_publish.py);
+3. `leadlink dbt build` (the marts publish reads);
 4. `leadlink publish` (dry run), then `leadlink publish --apply --archive-unlinkable`, while an
    "app" thread keeps updating random leads_master and customers rows and inserting leads (with a
    customer_id) and records how long each of its statements waited;
@@ -50,10 +49,6 @@ def run(env: dict[str, str], *args: str, capture: bool = False) -> tuple[float, 
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
         raise SystemExit(f"leadlink {' '.join(args)} failed ({result.returncode})")
     return elapsed, result.stdout
-
-
-def marts_landed() -> bool:
-    return any((ROOT / "models" / "marts").rglob("customer_merges.sql"))
 
 
 class AppProbe(threading.Thread):
@@ -115,8 +110,6 @@ def main() -> None:
 
     conn = psycopg2.connect(url)
     conn.autocommit = True
-    marts = "issue 5's marts (dbt build)" if marts_landed() else (
-        "stand-in marts (issue 5's not in the checkout yet)")
     if args.reuse:
         with conn.cursor() as cursor:
             cursor.execute("select batch_id from leadlink_publish.batches where status <> 'undone'"
@@ -144,18 +137,7 @@ def main() -> None:
                                         str(data / "sources.csv"))
         with conn.cursor() as cursor:  # `migrate` ran before the drop: 004's schema back
             cursor.execute((ROOT / "loaders" / "migrations" / "004_publish.sql").read_text())
-        if marts_landed():
-            figures["dbt build"], _ = run(env, "dbt", "build")
-        else:
-            started = time.perf_counter()
-            subprocess.run([LEADLINK, "dbt", "run", "--select", "+publish_customers_baseline",
-                            "+publish_leads_baseline"], env=env, cwd=ROOT, capture_output=True)
-            sys.path.insert(0, str(ROOT / "tests" / "python"))
-            from test_publish import STAND_IN_MARTS  # noqa: PLC0415
-
-            with conn.cursor() as cursor:
-                cursor.execute(STAND_IN_MARTS)
-            figures["baseline + stand-in marts"] = time.perf_counter() - started
+        figures["dbt build"], _ = run(env, "dbt", "build")
 
     figures["publish dry run"], plan_text = run(env, "publish")
     with conn.cursor() as cursor:
@@ -191,7 +173,7 @@ def main() -> None:
     conn.close()
 
     waits = sorted(probe.waits_ms)
-    print(f"publish benchmark: {args.rows:,} leads_master rows, marts: {marts},"
+    print(f"publish benchmark: {args.rows:,} leads_master rows, marts built by dbt build,"
           f" batch size {args.batch_size:,}")
     print(plan_text.strip())
     print("\nwall time per command")

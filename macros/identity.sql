@@ -32,3 +32,18 @@
 {% macro default__touch_key(channel, external_id) %}
     {{ dbt.concat([channel, "':'", external_id]) }}
 {% endmacro %}
+
+
+{#- What a joined int_phone_numbers row (`phone_alias`, possibly missing) says about identity:
+    the E.164 when the number identifies a person, else null with the reason (`empty` when the
+    record had no phone at all). -#}
+{% macro person_e164(phone_alias) %}
+    case when coalesce({{ phone_alias }}.is_usable, false) then {{ phone_alias }}.phone_e164 end
+{%- endmacro %}
+
+{% macro person_unusable_reason(phone_alias) %}
+    case
+        when not coalesce({{ phone_alias }}.is_usable, false)
+            then coalesce({{ phone_alias }}.unusable_reason, 'empty')
+    end
+{%- endmacro %}

@@ -23,13 +23,10 @@ from typing import Iterator
 import phonenumbers
 import psycopg2
 import pytest
-from click.testing import CliRunner
 from psycopg2 import sql
 
-from dbhelpers import query
-from loaders.cli import cli
+from dbhelpers import PROJECT_DIR, admin_execute, cli_env, invoke, query, with_database
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 SAMPLES = PROJECT_DIR / "samples"
 MARTS = {"customers": "customer_id", "leads": "lead_id", "lead_touches": "touch_id",
          "unlinkable_leads": "lead_id", "customer_merges": "merged_customer_id"}
@@ -37,36 +34,14 @@ MARTS = {"customers": "customer_id", "leads": "lead_id", "lead_touches": "touch_
 NO_LOOKBACK = ["--vars", "{incremental_lookback_minutes: 0}"]
 
 
-def _admin(admin_url: str, statement: sql.Composable) -> None:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        conn.close()
-
-
 def _database(admin_url: str, prefix: str) -> tuple[str, str]:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    _admin(admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
-    head, tail = admin_url.rsplit("/", 1)
-    _, _, params = tail.partition("?")
-    return name, f"{head}/{name}" + (f"?{params}" if params else "")
-
-
-def _env(url: str, home: Path) -> dict[str, str]:
-    return {"LEADLINK_DATABASE_URL": url, "LEADLINK_HOME": str(home / "home"),
-            "LEADLINK_PROJECT_DIR": str(PROJECT_DIR), "DBT_TARGET_PATH": str(home / "target"),
-            "DBT_LOG_PATH": str(home / "logs")}
-
-
-def _invoke(env: dict[str, str], *args: str):
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    admin_execute(admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
+    return name, with_database(admin_url, name)
 
 
 def _ok(env: dict[str, str], *args: str) -> str:
-    result = _invoke(env, *args)
+    result = invoke(env, *args)
     assert result.exit_code == 0, result.output[-4000:]
     return result.output
 
@@ -87,7 +62,7 @@ def samples_db(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     """Samples landed in two steps with an incremental run between, then a full refresh."""
     name, url = _database(pg_admin_url, "identity")
     home = tmp_path_factory.mktemp("identity")
-    env = _env(url, home)
+    env = cli_env(url, home)
     legacy = SAMPLES / "legacy"
     _ok(env, "load", "legacy", "--leads", str(legacy / "leads_master.csv"),
         "--customers", str(legacy / "customers.csv"), "--sources", str(legacy / "sources.csv"),
@@ -120,7 +95,7 @@ def samples_db(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     refreshed = _snapshot(url)
     yield {"url": url, "env": env, "first": first, "incremental": incremental,
            "refreshed": refreshed, "changed_lead_id": lead_id}
-    _admin(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
+    admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
         sql.Identifier(name)))
 
 
@@ -192,7 +167,7 @@ def test_touch_types_follow_the_intake_cases(samples_db):
 
 def test_readiness_reports_each_check_and_exits_1_until_ready(samples_db):
     url, env = samples_db["url"], samples_db["env"]
-    result = _invoke(env, "readiness", "--json")
+    result = invoke(env, "readiness", "--json")
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert set(report) == {"ready", "checks"} and report["ready"] is False
@@ -217,18 +192,18 @@ def test_readiness_reports_each_check_and_exits_1_until_ready(samples_db):
              " (select merged_customer_id from analytics.customer_merges)")[0][0] > 0
     for check in checks.values():
         assert check["ready"] == (check["failing_rows"] == 0)
-    text = _invoke(env, "readiness")
+    text = invoke(env, "readiness")
     assert text.exit_code == 1 and "customer_id_not_null" in text.output
 
 
 def test_readiness_refresh_sees_the_crm_change(samples_db, pg_admin_url, tmp_path):
     # on a copy: link every linkable lead the way publish would, then --refresh
     name, url = _database(pg_admin_url, "ready")
-    _admin(pg_admin_url, sql.SQL("drop database {}").format(sql.Identifier(name)))
+    admin_execute(pg_admin_url, sql.SQL("drop database {}").format(sql.Identifier(name)))
     source = samples_db["url"].rsplit("/", 1)[1].split("?")[0]
-    _admin(pg_admin_url, sql.SQL("create database {} template {}").format(
+    admin_execute(pg_admin_url, sql.SQL("create database {} template {}").format(
         sql.Identifier(name), sql.Identifier(source)))
-    env = _env(url, tmp_path)
+    env = cli_env(url, tmp_path)
     try:
         conn = psycopg2.connect(url)
         with conn, conn.cursor() as cursor:
@@ -236,15 +211,15 @@ def test_readiness_refresh_sees_the_crm_change(samples_db, pg_admin_url, tmp_pat
                            " from analytics.leads as l where l.legacy_lead_id = lm.id"
                            " and l.customer_id is not null")
         conn.close()
-        stale = json.loads(_invoke(env, "readiness", "--json").stdout)
+        stale = json.loads(invoke(env, "readiness", "--json").stdout)
         assert {c["name"]: c for c in stale["checks"]}["linkable_leads_linked"]["failing_rows"] > 0
-        fresh = json.loads(_invoke(env, "readiness", "--refresh", "--json").stdout)
+        fresh = json.loads(invoke(env, "readiness", "--refresh", "--json").stdout)
         checks = {check["name"]: check for check in fresh["checks"]}
         assert checks["linkable_leads_linked"]["failing_rows"] == 0
         assert checks["customer_ids_current"]["failing_rows"] == 0
         assert checks["unlinkable_leads_resolved"]["failing_rows"] > 0  # still blocks NOT NULL
     finally:
-        _admin(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
+        admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
             sql.Identifier(name)))
 
 
@@ -264,7 +239,7 @@ def test_lookup_finds_the_customer_from_any_writing(samples_db):
     for writing in (national, "0" + national, "91" + national, phone,
                     f"+91 {national[:5]}-{national[5:]}", f"0091 {national}",
                     f"(+91) {national[:5]} {national[5:]}"):
-        result = _invoke(env, "lookup", "--json", writing)
+        result = invoke(env, "lookup", "--json", writing)
         assert result.exit_code == 0, (writing, result.output)
         answers.append(json.loads(result.stdout))
     assert all(answer == answers[0] for answer in answers)
@@ -276,7 +251,7 @@ def test_lookup_finds_the_customer_from_any_writing(samples_db):
     assert {lead["lead_id"] for lead in answer["leads"]} == expected
     assert any(lead["legacy_lead_id"] is not None and not lead["linked_in_crm"]
                for lead in answer["leads"])
-    text = _invoke(env, "lookup", national)
+    text = invoke(env, "lookup", national)
     assert phone in text.output and str(customer_id) in text.output
 
 
@@ -284,7 +259,7 @@ def test_lookup_of_junk_or_unknown_numbers_finds_nobody(samples_db):
     env = samples_db["env"]
     for writing, phone_e164 in (("9999999999", "+919999999999"), ("anonymous", None),
                                 ("+91 98111 00000", "+919811100000")):
-        result = _invoke(env, "lookup", "--json", writing)
+        result = invoke(env, "lookup", "--json", writing)
         assert result.exit_code == 1, result.output
         assert json.loads(result.stdout) == {"phone_e164": phone_e164, "customer": None,
                                              "leads": []}
@@ -309,12 +284,12 @@ def synthetic_crm(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -
                     "--rows", "3000", "--out", str(export), "--seed", "11", "--quiet"],
                    check=True)
     name, url = _database(pg_admin_url, "synthetic")
-    env = _env(url, home)
+    env = cli_env(url, home)
     _ok(env, "load", "legacy", "--leads", str(export / "leads_master.csv"),
         "--customers", str(export / "customers.csv"), "--sources", str(export / "sources.csv"))
     _ok(env, "dbt", "build")
     yield {"url": url, "export": export}
-    _admin(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
+    admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
         sql.Identifier(name)))
 
 

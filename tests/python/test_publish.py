@@ -16,127 +16,36 @@ from typing import Iterator
 
 import psycopg2
 import pytest
-from click.testing import CliRunner
 from psycopg2 import sql
 
-from dbhelpers import query
-from loaders.cli import cli
+from dbhelpers import PROJECT_DIR, admin_execute, cli_env, invoke, query, with_database
 from loaders.legacy import CRM_DDL
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 SAMPLES = PROJECT_DIR / "samples"
 CRM_TABLES = ("sources", "customers", "leads_master", "lead_sources_history")
-MARTS_LANDED = any((PROJECT_DIR / "models" / "marts").rglob("customer_merges.sql"))
-
-# Until issue 5's marts land: a hand-written stand-in with the same names and columns.
-STAND_IN_MARTS = """
-create temp table phones as
-select
-    id as lead_id, branch_id, status, external_lead_id, created_at, full_name,
-    case when length(regexp_replace(coalesce(phone_number_normalized, ''), '\\D', '', 'g')) >= 10
-          and right(regexp_replace(phone_number_normalized, '\\D', '', 'g'), 10)
-              not in ('9999999999', '0000000000', '1234567890')
-         then '+91' || right(regexp_replace(phone_number_normalized, '\\D', '', 'g'), 10)
-    end as e164
-from crm.leads_master;
-create temp table cust_phones as
-select id, '+91' || right(regexp_replace(phone_number_normalized, '\\D', '', 'g'), 10) as e164
-from crm.customers where length(regexp_replace(phone_number_normalized, '\\D', '', 'g')) >= 10;
-create table analytics.customer_merges as
-select merged_customer_id, surviving_customer_id from (
-    select id as merged_customer_id, min(id) over (partition by e164) as surviving_customer_id
-    from cust_phones) as grouped
-where merged_customer_id <> surviving_customer_id;
-create table analytics.customers as
-with latest as (
-    select distinct on (e164) e164, full_name from phones where e164 is not null
-    order by e164, created_at desc nulls last),
-crm_ids as (select e164, min(id) as id from cust_phones group by e164)
-select coalesce(crm_ids.id, 9000000000 + row_number() over (order by latest.e164))::bigint
-        as customer_id,
-    latest.e164 as phone_e164, latest.full_name, null::text as email, null::text as city,
-    now() as first_seen_at, now() as last_seen_at, 1 as lead_count, 'legacy' as sources
-from latest left join crm_ids using (e164)
-union all
-select 9100000000, '+919000000001', 'New Meta Person', 'new@example.com', 'Pune', now(), now(),
-    1, 'meta';
-create table analytics.leads as
-select 'L' || p.lead_id as lead_id, c.customer_id, p.e164 as phone_e164, 'legacy' as source,
-    p.external_lead_id, p.lead_id as legacy_lead_id, p.branch_id, p.status, p.created_at
-from phones as p left join analytics.customers as c on c.phone_e164 = p.e164
-union all
-select 'M1', 9100000000, '+919000000001', 'meta', 'meta-new-1', null, 1, 'New',
-    now() - interval '1 hour';
-create table analytics.lead_touches as
-select 'L' || min(lead_id) as lead_id, 'meta' as source, 'meta-cross-1' as external_id,
-    now() as touched_at, 'cross_source' as touch_type
-from phones where e164 is not null
-union all
-select 'M1', 'knowlarity', 'call-cross-2', now(), 'cross_source';
-create table analytics.unlinkable_leads as
-select 'L' || lead_id as lead_id, 'no usable phone' as reason from phones where e164 is null;
-"""
-
-
-def _admin(admin_url: str, statement: sql.Composable) -> None:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        conn.close()
-
-
-def _db_url(admin_url: str, name: str) -> str:
-    head, tail = admin_url.rsplit("/", 1)
-    _, _, params = tail.partition("?")
-    return f"{head}/{name}" + (f"?{params}" if params else "")
-
-
-def _env(url: str, home: Path) -> dict[str, str]:
-    return {"LEADLINK_DATABASE_URL": url, "LEADLINK_HOME": str(home / "home"),
-            "LEADLINK_PROJECT_DIR": str(PROJECT_DIR), "DBT_TARGET_PATH": str(home / "target"),
-            "DBT_LOG_PATH": str(home / "logs")}
-
-
-def _invoke(env: dict[str, str], *args: str):
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
 def template_db(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database with the CRM export, Knowlarity/Meta records and the marts, built once."""
     name = f"pubtpl_{uuid.uuid4().hex[:10]}"
-    _admin(pg_admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = _db_url(pg_admin_url, name)
-    env = _env(url, tmp_path_factory.mktemp("publish-template"))
+    admin_execute(pg_admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = with_database(pg_admin_url, name)
+    env = cli_env(url, tmp_path_factory.mktemp("publish-template"))
     legacy = SAMPLES / "legacy"
-    result = _invoke(env, "load", "legacy", "--leads", str(legacy / "leads_master.csv"),
-                     "--customers", str(legacy / "customers.csv"),
-                     "--sources", str(legacy / "sources.csv"),
-                     "--history", str(legacy / "lead_sources_history.csv"))
+    result = invoke(env, "load", "legacy", "--leads", str(legacy / "leads_master.csv"),
+                    "--customers", str(legacy / "customers.csv"),
+                    "--sources", str(legacy / "sources.csv"),
+                    "--history", str(legacy / "lead_sources_history.csv"))
     assert result.exit_code == 0, result.output
     for source, folder in (("knowlarity", "knowlarity"), ("meta", "meta")):
         files = sorted(str(path) for path in (SAMPLES / folder).glob("*.json"))
-        result = _invoke(env, "load", "file", "--source", source, *files)
+        result = invoke(env, "load", "file", "--source", source, *files)
         assert result.exit_code == 0, result.output
-    if MARTS_LANDED:
-        result = _invoke(env, "dbt", "build")
-        assert result.exit_code == 0, result.output
-    else:
-        # (the on-run-end hook of work in progress elsewhere may fail a partial run: the two
-        # baseline tables are what matters here)
-        _invoke(env, "dbt", "run", "--select",
-                "+publish_customers_baseline", "+publish_leads_baseline")
-        assert query(url, "select to_regclass('analytics.publish_leads_baseline') is not null")[
-            0][0], "baseline models not built"
-        conn = psycopg2.connect(url)
-        with conn, conn.cursor() as cursor:
-            cursor.execute(STAND_IN_MARTS)
-        conn.close()
+    result = invoke(env, "dbt", "build")
+    assert result.exit_code == 0, result.output
     yield name
-    _admin(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
+    admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
         sql.Identifier(name)))
 
 
@@ -144,16 +53,16 @@ def template_db(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 def crm(pg_admin_url: str, template_db: str, tmp_path: Path) -> Iterator[dict]:
     """A fresh copy of the template database; yields its url and a CLI runner."""
     name = f"pub_{uuid.uuid4().hex[:10]}"
-    _admin(pg_admin_url, sql.SQL("create database {} template {}").format(
+    admin_execute(pg_admin_url, sql.SQL("create database {} template {}").format(
         sql.Identifier(name), sql.Identifier(template_db)))
-    url = _db_url(pg_admin_url, name)
-    env = _env(url, tmp_path)
+    url = with_database(pg_admin_url, name)
+    env = cli_env(url, tmp_path)
 
     def run(*args: str, extra: dict[str, str] | None = None):
-        return _invoke({**env, **(extra or {})}, *args)
+        return invoke({**env, **(extra or {})}, *args)
 
     yield {"url": url, "run": run, "env": env, "name": name}
-    _admin(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
+    admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
         sql.Identifier(name)))
 
 
@@ -316,8 +225,8 @@ def test_delete_merged_only_when_unreferenced_and_undo(crm):
 def test_crm_in_another_database(crm, pg_admin_url):
     """LEADLINK_CRM_DATABASE_URL: marts read from leadlink's database, rows moved with COPY."""
     name = f"pubcrm_{uuid.uuid4().hex[:10]}"
-    _admin(pg_admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
-    crm_url = _db_url(pg_admin_url, name)
+    admin_execute(pg_admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
+    crm_url = with_database(pg_admin_url, name)
     try:
         source = psycopg2.connect(crm["url"])
         target = psycopg2.connect(crm_url)
@@ -355,7 +264,7 @@ def test_crm_in_another_database(crm, pg_admin_url):
         assert undo.exit_code == 0, undo.output
         assert dump(crm_url, "public_crm") == before
     finally:
-        _admin(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
+        admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
             sql.Identifier(name)))
 
 
@@ -368,16 +277,11 @@ def test_receptionist_lookup_sees_published_ids(crm):
     linked = {row[0] for row in query(url, "select id from crm.leads_master"
                                            " where customer_id = %s", (customer_id,))}
     assert linked
-    lookup_module = PROJECT_DIR / "loaders" / "lookup.py"
-    if lookup_module.exists():
-        result = crm["run"]("lookup", phone, "--json")
-        assert result.exit_code == 0, result.output
-        answer = json.loads(result.stdout)
-        assert answer["customer"]["customer_id"] == customer_id
-        seen = {lead.get("legacy_lead_id") or lead.get("lead_id") for lead in answer["leads"]}
-        assert linked <= seen
-    else:  # lookup not written yet: the mart and the CRM agree on the id
-        assert query(url, "select customer_id from analytics.customers where phone_e164 = %s",
-                     (phone,)) == [(customer_id,)]
-        assert query(url, "select id from crm.customers where phone_number_normalized = %s",
-                     (phone,)) == [(customer_id,)]
+    result = crm["run"]("lookup", phone, "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["customer"]["customer_id"] == customer_id
+    # the CRM's rows of the customer, published ones included, carry their leads_master ids
+    assert linked <= {lead["legacy_lead_id"] for lead in answer["leads"]}
+    assert query(url, "select id from crm.customers where phone_number_normalized = %s",
+                 (phone,)) == [(customer_id,)]

@@ -20,11 +20,8 @@ normalized as (
     select
         crm_customers.customer_id,
         crm_customers.phone_number_raw,
-        case when phone_numbers.is_usable then phone_numbers.phone_e164 end as phone_e164,
-        case
-            when not coalesce(phone_numbers.is_usable, false)
-                then coalesce(phone_numbers.unusable_reason, 'empty')
-        end as unusable_reason,
+        {{ person_e164('phone_numbers') }} as phone_e164,
+        {{ person_unusable_reason('phone_numbers') }} as unusable_reason,
         crm_customers.full_name,
         crm_customers.email,
         crm_customers.city,

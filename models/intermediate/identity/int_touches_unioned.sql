@@ -180,19 +180,20 @@ crm_lead_touches as (
             when coalesce(intake_phone.is_usable, false) then intake_phone.phone_raw
             else crm_lead_keys.phone_number_raw
         end as phone_raw,
-        case
-            when coalesce(stored_phone.is_usable, false) then stored_phone.phone_e164
-            when coalesce(alternate_phone.is_usable, false) then alternate_phone.phone_e164
-            when coalesce(intake_phone.is_usable, false) then intake_phone.phone_e164
-        end as phone_e164,
+        coalesce(
+            {{ person_e164('stored_phone') }},
+            {{ person_e164('alternate_phone') }},
+            {{ person_e164('intake_phone') }}
+        ) as phone_e164,
+        -- unlinkable: the stored phone's reason
         case
             when
-                not (
-                    coalesce(stored_phone.is_usable, false)
-                    or coalesce(alternate_phone.is_usable, false)
-                    or coalesce(intake_phone.is_usable, false)
-                )
-                then coalesce(stored_phone.unusable_reason, 'empty')
+                coalesce(
+                    {{ person_e164('stored_phone') }},
+                    {{ person_e164('alternate_phone') }},
+                    {{ person_e164('intake_phone') }}
+                ) is null
+                then {{ person_unusable_reason('stored_phone') }}
         end as unusable_reason,
         crm_lead_keys.branch_id,
         crm_lead_keys.status,
@@ -230,11 +231,8 @@ crm_history_touches as (
         coalesce(history_keys.received_at, intake.touched_at) as active_at,
         intake.phone_raw,
         -- the lead it joined decides the person; this phone only feeds the customer's attributes
-        case when history_phone.is_usable then history_phone.phone_e164 end as phone_e164,
-        case
-            when not coalesce(history_phone.is_usable, false)
-                then coalesce(history_phone.unusable_reason, 'empty')
-        end as unusable_reason,
+        {{ person_e164('history_phone') }} as phone_e164,
+        {{ person_unusable_reason('history_phone') }} as unusable_reason,
         crm_leads.branch_id,
         cast(null as text) as status,
         cast(null as timestamptz) as closed_at,
@@ -283,11 +281,8 @@ intake_touches as (
         intake.touched_at,
         intake.touched_at as active_at,
         intake.phone_raw,
-        case when intake_phone.is_usable then intake_phone.phone_e164 end as phone_e164,
-        case
-            when not coalesce(intake_phone.is_usable, false)
-                then coalesce(intake_phone.unusable_reason, 'empty')
-        end as unusable_reason,
+        {{ person_e164('intake_phone') }} as phone_e164,
+        {{ person_unusable_reason('intake_phone') }} as unusable_reason,
         intake.branch_id,
         intake.status,
         cast(null as timestamptz) as closed_at,

@@ -89,49 +89,19 @@ customer_sources as (
 
 ),
 
-latest_form_full_name as (
+{% for attribute in ['form_full_name', 'form_email', 'form_city', 'crm_full_name'] %}
+
+latest_{{ attribute }} as (
 
     select distinct on (customer_id)
         customer_id,
-        form_full_name
+        {{ attribute }}
     from customer_touches
-    where form_full_name is not null
+    where {{ attribute }} is not null
     order by customer_id asc, touched_at desc, touch_id desc
 
 ),
-
-latest_form_email as (
-
-    select distinct on (customer_id)
-        customer_id,
-        form_email
-    from customer_touches
-    where form_email is not null
-    order by customer_id asc, touched_at desc, touch_id desc
-
-),
-
-latest_form_city as (
-
-    select distinct on (customer_id)
-        customer_id,
-        form_city
-    from customer_touches
-    where form_city is not null
-    order by customer_id asc, touched_at desc, touch_id desc
-
-),
-
-latest_crm_full_name as (
-
-    select distinct on (customer_id)
-        customer_id,
-        crm_full_name
-    from customer_touches
-    where crm_full_name is not null
-    order by customer_id asc, touched_at desc, touch_id desc
-
-),
+{%- endfor %}
 
 lead_counts as (
 
