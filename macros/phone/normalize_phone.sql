@@ -18,10 +18,12 @@
 {% endmacro %}
 
 {% macro default__normalize_phone(expression, default_region='IN') %}
+    {%- set national = leadlink.phone_fast_national(expression) -%}
     case
-        when {{ leadlink.phone_fast_path_valid(expression, default_region) }}
-            then '+{{ leadlink.phone_parsing_data().fast_path_country_code }}'
-            || {{ leadlink.phone_fast_national(expression) }}
+        when {{ leadlink.phone_fast_path_applies(expression, default_region) }}
+            then case when {{ leadlink.phone_fast_is_valid(national) }}
+                then '+{{ leadlink.phone_parsing_data().fast_path_country_code }}' || {{ national }}
+            end
         else (select parsed_phone.phone_e164
             from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone)
     end
@@ -33,23 +35,22 @@
 {% endmacro %}
 
 {% macro default__phone_unusable_reason(expression, default_region='IN') %}
+    {%- set national = leadlink.phone_fast_national(expression) -%}
     case
-        when {{ leadlink.phone_fast_path_valid(expression, default_region) }}
-            then case when {{ leadlink.phone_is_test_number(
-                leadlink.phone_fast_national(expression),
-                "'+" ~ leadlink.phone_parsing_data().fast_path_country_code ~ "' || "
-                ~ leadlink.phone_fast_national(expression)
-            ) }} then 'test_number' end
+        when {{ leadlink.phone_fast_path_applies(expression, default_region) }}
+            then {{ leadlink.phone_fast_reason(national) }}
         else (select parsed_phone.unusable_reason
             from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone)
     end
 {% endmacro %}
 
 
-{#- The fast path: most numbers are the home region's usual length written with spaces or dashes
-    and an optional +91 / 91 / 0091 / 0. For exactly those strings libphonenumber's algorithm
-    reduces to "strip the prefix, match the generated pattern"; anything else, and any number the
-    pattern rejects, goes through the full parse. -#}
+{#- The fast path: most numbers are the home region's usual length (10 digits, not starting 0
+    or 1) written with spaces or dashes and an optional +91 / 91 / 0091 / 0. For exactly those
+    strings libphonenumber's algorithm reduces to "strip the prefix, match the generated
+    patterns": valid when a number-type pattern matches, else invalid (10 digits is a possible
+    length, the general pattern [2-9]\d{9} matches, and neither the national prefix nor the
+    country code can be read differently). Anything else takes the full parse. -#}
 {% macro phone_fast_national(expression) %}
     {{- leadlink.phone_fast_national_of_digits(leadlink.phone_fast_digits(expression)) -}}
 {%- endmacro %}
@@ -72,15 +73,29 @@
     end
 {%- endmacro %}
 
-{% macro phone_fast_path_valid(expression, default_region) %}
+{% macro phone_fast_path_applies(expression, default_region) %}
     {%- set data = leadlink.phone_parsing_data() -%}
     ({{ leadlink.phone_region_sql(default_region) }} = '{{ data.fast_path_region }}'
-        and coalesce({{ leadlink.phone_fast_national(expression) }}
-            ~ '^[6-9][0-9]{9}$', false)
-        and (
-            {{ leadlink.phone_fast_national(expression) }} ~ '{{ data.fast_path_mobile_pattern }}'
-            or {{ leadlink.phone_fast_national(expression) }} ~ '{{ data.fast_path_valid_pattern }}'
-        ))
+        and coalesce({{ leadlink.phone_fast_national(expression) }} ~ '^[2-9][0-9]{9}$', false))
+{%- endmacro %}
+
+{% macro phone_fast_is_valid(national_number) %}
+    {%- set data = leadlink.phone_parsing_data() -%}
+    (
+        {{ national_number }} ~ '{{ data.fast_path_mobile_pattern }}'
+        or {{ national_number }} ~ '{{ data.fast_path_valid_pattern }}'
+    )
+{%- endmacro %}
+
+{#- The fast path's reason: invalid, a test number, or null (usable). -#}
+{% macro phone_fast_reason(national_number) %}
+    {%- set data = leadlink.phone_parsing_data() -%}
+    case
+        when not {{ leadlink.phone_fast_is_valid(national_number) }} then 'invalid'
+        when {{ leadlink.phone_is_test_number(
+            national_number, "'+" ~ data.fast_path_country_code ~ "' || " ~ national_number
+        ) }} then 'test_number'
+    end
 {%- endmacro %}
 
 
@@ -190,18 +205,17 @@
 {% macro default__phone_parse_query(expression, default_region='IN') %}
     {%- set data = leadlink.phone_parsing_data() -%}
     select
-        '+{{ data.fast_path_country_code }}' || fast.national_number as phone_e164,
-        case when {{ leadlink.phone_is_test_number(
-            'fast.national_number',
-            "'+" ~ data.fast_path_country_code ~ "' || fast.national_number"
-        ) }} then 'test_number' end as unusable_reason
+        case when {{ leadlink.phone_fast_is_valid('fast.national_number') }}
+            then '+{{ data.fast_path_country_code }}' || fast.national_number
+        end as phone_e164,
+        {{ leadlink.phone_fast_reason('fast.national_number') }} as unusable_reason
     from (
         select {{ leadlink.phone_fast_national(expression) }} as national_number
-        where {{ leadlink.phone_fast_path_valid(expression, default_region) }}
+        where {{ leadlink.phone_fast_path_applies(expression, default_region) }}
     ) as fast
     union all
     {{ leadlink.phone_full_parse_query(expression, default_region) }}
-    and not {{ leadlink.phone_fast_path_valid(expression, default_region) }}
+    and not {{ leadlink.phone_fast_path_applies(expression, default_region) }}
 {% endmacro %}
 
 
@@ -485,8 +499,8 @@
 {% endmacro %}
 
 
-{#- Set-based form for many values: every row of `relation` (a CTE or table name) with
-    phone_e164 and unusable_reason for its `column`. The fast path's national number is computed
+{#- Set-based form for many values: every row of `relation` (a CTE or table name, in no
+    particular order) with phone_e164 and unusable_reason for its `column`. The fast path's national number is computed
     once per row (a fenced lateral); the full parse is gated by `not is_fast`, a qual on the outer
     row only, which PostgreSQL checks before running any of its steps, so rows the fast path
     answers never enter it (it runs per row and costs two orders of magnitude more). -#}
@@ -496,37 +510,51 @@
     select
         {{ relation }}.*,
         case
-            when fast.is_fast then '+{{ data.fast_path_country_code }}' || fast.national_number
-            else parsed.phone_e164
+            when not fast.is_fast then parsed.phone_e164
+            when fast.is_valid then '+{{ data.fast_path_country_code }}' || fast.national_number
         end as phone_e164,
         case
             when not fast.is_fast then parsed.unusable_reason
+            when not fast.is_valid then 'invalid'
             when {{ leadlink.phone_is_test_number(
                 'fast.national_number',
                 "'+" ~ data.fast_path_country_code ~ "' || fast.national_number"
             ) }} then 'test_number'
         end as unusable_reason
-    from {{ relation }}
+    from (
+        -- values of one calling code next to each other: the full parse compiles the patterns
+        -- of a region once for all of them (PostgreSQL keeps only 32 compiled regexes)
+        select * from {{ relation }}
+        order by regexp_replace({{ value }}, '[^0-9+]', '', 'g')
+        limit all offset 0  -- a fence, so the order is the order the laterals see
+    ) as {{ relation }}
     cross join lateral (
         select
-            extracted.national_number,
-            coalesce(
-                {{ leadlink.phone_region_sql(default_region) }} = '{{ data.fast_path_region }}'
-                and extracted.national_number ~ '^[6-9][0-9]{9}$'
-                and (
-                    extracted.national_number ~ '{{ data.fast_path_mobile_pattern }}'
-                    or extracted.national_number ~ '{{ data.fast_path_valid_pattern }}'
-                ),
-                false
-            ) as is_fast
+            shaped.national_number,
+            shaped.is_fast,
+            shaped.is_fast and {{ leadlink.phone_fast_is_valid('shaped.national_number') }}
+                as is_valid
         from (
-            select {{ leadlink.phone_fast_national_of_digits('cleaned.digits') }} as national_number
+            select
+                extracted.national_number,
+                coalesce(
+                    {{ leadlink.phone_region_sql(default_region) }}
+                    = '{{ data.fast_path_region }}'
+                    and extracted.national_number ~ '^[2-9][0-9]{9}$',
+                    false
+                ) as is_fast
             from (
-                select {{ leadlink.phone_fast_digits(value) }} as digits
+                select
+                    {{ leadlink.phone_fast_national_of_digits('cleaned.digits') }}
+                        as national_number
+                from (
+                    select {{ leadlink.phone_fast_digits(value) }} as digits
+                    limit all offset 0  -- a fence: computed once, not once per reference
+                ) as cleaned
                 limit all offset 0  -- a fence: computed once, not once per reference
-            ) as cleaned
+            ) as extracted
             limit all offset 0  -- a fence: computed once, not once per reference
-        ) as extracted
+        ) as shaped
         limit all offset 0  -- a fence: computed once, not once per reference
     ) as fast
     left join lateral (

@@ -9,7 +9,7 @@ touches as (
 
 ),
 
-crm_customers as (
+crm_customers as not materialized (
 
     select * from {{ ref('int_crm_customers_normalized') }}
 

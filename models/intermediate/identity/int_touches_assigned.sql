@@ -13,7 +13,7 @@
 {%- set in_time_order = 'touched_at, origin_order, touch_id' %}
 with
 
-touches as (
+touches as not materialized (
 
     select * from {{ ref('int_touches_unioned') }}
 
@@ -24,6 +24,7 @@ sequenced as (
     select
         touch_id,
         touch_origin,
+        source,
         phone_e164,
         touched_at,
         closed_at,
@@ -108,21 +109,31 @@ matched_leads as (
 
     select
         touch_id,
-        first_value(touch_id) over (
-            partition by {{ per_person_branch }}, segment_number, is_after_closing
-            order by {{ in_time_order }}
-        ) as lead_id
+        first_value(touch_id) over lead_segment as lead_id,
+        first_value(source) over lead_segment as lead_source
     from split_at_closing
+    window lead_segment as (
+        partition by {{ per_person_branch }}, segment_number, is_after_closing
+        order by {{ in_time_order }}
+    )
 
 ),
 
-crm_lead_ids as (
+-- the CRM leads that history rows were filed under
+history_leads as (
 
     select
-        legacy_lead_id,
-        touch_id as lead_id
-    from touches
-    where touch_origin = 'crm_lead'
+        crm_lead.legacy_lead_id,
+        crm_lead.touch_id as lead_id,
+        crm_lead.source as lead_source
+    from touches as crm_lead
+    where
+        crm_lead.touch_origin = 'crm_lead'
+        and crm_lead.legacy_lead_id in (
+            select history.legacy_lead_id
+            from touches as history
+            where history.touch_origin = 'crm_history'
+        )
 
 ),
 
@@ -131,35 +142,31 @@ assigned as (
     select
         touches.touch_id,
         touches.source,
-        coalesce(
-            matched_leads.lead_id,
-            crm_lead_ids.lead_id,
-            -- no usable phone: nobody to join
-            touches.touch_id
-        ) as lead_id
+        -- no usable phone: nobody to join, a lead of its own
+        coalesce(matched_leads.lead_id, history_leads.lead_id, touches.touch_id) as lead_id,
+        coalesce(matched_leads.lead_source, history_leads.lead_source, touches.source)
+            as lead_source
     from touches
     left join matched_leads
         on touches.touch_id = matched_leads.touch_id
-    left join crm_lead_ids
+    left join history_leads
         on
             touches.touch_origin = 'crm_history'
-            and touches.legacy_lead_id = crm_lead_ids.legacy_lead_id
+            and touches.legacy_lead_id = history_leads.legacy_lead_id
 
 ),
 
 typed as (
 
     select
-        assigned.touch_id,
-        assigned.lead_id,
+        touch_id,
+        lead_id,
         case
-            when assigned.lead_id = assigned.touch_id then 'new_lead'
-            when assigned.source = lead_openers.source then 'same_source_duplicate'
+            when lead_id = touch_id then 'new_lead'
+            when source = lead_source then 'same_source_duplicate'
             else 'cross_source'
         end as touch_type
     from assigned
-    left join assigned as lead_openers
-        on assigned.lead_id = lead_openers.touch_id
 
 )
 

@@ -4,13 +4,13 @@
 -- phone that identifies its person (null when none is usable) and the branch it belongs to.
 with
 
-crm_leads as (
+crm_leads as not materialized (
 
     select * from {{ ref('stg_crm__leads_master') }}
 
 ),
 
-crm_sources as (
+crm_sources as not materialized (
 
     select * from {{ ref('stg_crm__sources') }}
 
@@ -34,7 +34,7 @@ meta_leads as (
 
 ),
 
-phone_numbers as (
+phone_numbers as not materialized (
 
     select * from {{ ref('int_phone_numbers') }}
 
@@ -125,7 +125,7 @@ intake as (
 
 ),
 
-crm_leads_with_channel as (
+crm_leads_with_channel as not materialized (
 
     select
         crm_leads.*,
@@ -261,10 +261,13 @@ crm_history_touches as (
         on history_keys.touch_id = intake.touch_id
     left join phone_numbers as history_phone
         on coalesce(intake.phone_raw, '') = history_phone.phone_raw
+    -- a record the CRM holds as a lead is that lead's touch (the lead's own key)
     where
         not exists (
-            select from crm_lead_keys
-            where crm_lead_keys.touch_id = history_keys.touch_id
+            select from crm_leads_with_channel as crm_lead
+            where
+                crm_lead.source = history_keys.source
+                and crm_lead.external_lead_id = history_keys.external_id
         )
     order by history_keys.touch_id asc, history_keys.received_at asc, history_keys.lead_id asc
 
@@ -297,8 +300,10 @@ intake_touches as (
         on coalesce(intake.phone_raw, '') = intake_phone.phone_raw
     where
         not exists (
-            select from crm_lead_keys
-            where crm_lead_keys.touch_id = intake.touch_id
+            select from crm_leads_with_channel as crm_lead
+            where
+                crm_lead.source = intake.source
+                and crm_lead.external_lead_id = intake.external_id
         )
         and not exists (
             select from crm_history_touches

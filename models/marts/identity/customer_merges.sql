@@ -11,7 +11,7 @@
 -- merged one and so must be repointed.
 with
 
-crm_customers as (
+crm_customers as not materialized (
 
     select * from {{ ref('int_crm_customers_normalized') }}
 

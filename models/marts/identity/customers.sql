@@ -24,7 +24,7 @@ crm_customers as (
 
 ),
 
-leads as (
+leads as not materialized (
 
     select * from {{ ref('leads') }}
 

@@ -12,13 +12,13 @@
 -- rules opened for new records, each linked to its customer when it has a usable phone.
 with
 
-touches as (
+touches as not materialized (
 
     select * from {{ ref('int_touches_unioned') }}
 
 ),
 
-assignments as (
+assignments as not materialized (
 
     select * from {{ ref('int_touches_assigned') }}
 

@@ -9,7 +9,7 @@ crm_leads as (
 
 ),
 
-leads as (
+leads as not materialized (
 
     select * from {{ ref('leads') }}
 

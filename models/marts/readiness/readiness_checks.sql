@@ -16,7 +16,7 @@ crm_customers as (
 
 ),
 
-phone_numbers as (
+phone_numbers as not materialized (
 
     select * from {{ ref('int_phone_numbers') }}
 
