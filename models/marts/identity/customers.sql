@@ -89,6 +89,7 @@ customer_sources as (
 
 ),
 
+-- noqa: disable=LT02
 {% for attribute in ['form_full_name', 'form_email', 'form_city', 'crm_full_name'] %}
 
 latest_{{ attribute }} as (
@@ -102,6 +103,7 @@ latest_{{ attribute }} as (
 
 ),
 {%- endfor %}
+-- noqa: enable=LT02
 
 lead_counts as (
 
