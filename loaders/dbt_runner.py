@@ -50,6 +50,9 @@ def dbt_environment(settings: Settings, url: str, base: Mapping[str, str] | None
     env.setdefault("LEADLINK_DB_SCHEMA", settings.analytics_schema)
     env.setdefault("LEADLINK_RAW_SCHEMA", settings.raw_schema)
     env.setdefault("LEADLINK_CRM_SCHEMA", settings.crm_schema)
+    if settings.uses_embedded_database:
+        # dbt and the server share this machine: a thread per core (more only contend)
+        env.setdefault("LEADLINK_DBT_THREADS", str(max(2, os.cpu_count() or 2)))
     env["DBT_PROFILES_DIR"] = str(_profiles_dir(settings))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DBT_PROJECT_DIR", str(settings.project_dir))
