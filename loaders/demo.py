@@ -78,6 +78,20 @@ def _count(cursor: Any, query: sql.Composable) -> int | None:
     return int(cursor.fetchone()[0])
 
 
+def _ready_checks(cursor: Any, marts: sql.Composable) -> str | None:
+    """How many readiness checks pass, from the readiness_checks mart."""
+    try:
+        cursor.execute(sql.SQL("select count(*) filter (where is_ready), count(*)"
+                               " from {}.readiness_checks").format(marts))
+    except psycopg2.Error:
+        cursor.connection.rollback()
+        return None
+    ready, total = cursor.fetchone()
+    verdict = ("NOT NULL and the foreign key can be switched on" if ready == total
+               else "`leadlink readiness` lists what is missing")
+    return f"{ready} of {total} checks ready: {verdict}"
+
+
 def summary(settings: Settings, url: str) -> dict[str, Any]:
     """Figures from the raw tables and the marts; a mart not built yet reads as None."""
     raw = sql.Identifier(settings.raw_schema)
@@ -97,6 +111,7 @@ def summary(settings: Settings, url: str) -> dict[str, Any]:
                 "select count(*) from {}.leads where customer_id is not null").format(marts)),
             "unlinkable_leads": _count(cursor, sql.SQL(
                 "select count(*) from {}.unlinkable_leads").format(marts)),
+            "readiness": _ready_checks(cursor, marts),
         }
     return figures
 
