@@ -106,3 +106,19 @@ def test_meta_leadgen_notification_in_a_file_is_quarantined_with_guidance(run_cl
     result = run_cli("load", "file", "--source", "meta", str(write(tmp_path, "hook.json", json.dumps(body))))
     assert "quarantined 1" in result.stdout
     assert "leadgen webhook" in query(database_url, "select reason from raw.quarantine")[0][0]
+
+
+def test_canonical_json_is_json_dumps_sorted_whatever_the_payload():
+    import json
+
+    from loaders.landing import canonical_json
+
+    payloads = [
+        {"uuid": "u1", "b": [1, 2.5, None, True], "a": {"z": "é\u2028\u0905", "y": "\x1f</x>"}},
+        {"big": 123456789012345678901234567890, "id": "1"},  # beyond 64 bits: json.dumps
+        {"lone": "\ud800"},  # a lone surrogate: json.dumps writes it, landing then rejects it
+        [1e16, 0.1, -0.0, 2 ** 63],
+    ]
+    for payload in payloads:
+        assert canonical_json(payload) == json.dumps(
+            payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
