@@ -296,7 +296,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500.0,
                         help="deliveries per second in total; 0 = closed loop (saturation)")
     parser.add_argument("--redeliveries", type=float, default=0.05)
-    parser.add_argument("--workers", type=int, default=2, help="leadlink serve --workers")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="leadlink serve --workers (its default; on 2 cores a second worker"
+                             " only contends with the senders and the database)")
     parser.add_argument("--pool-size", type=int, default=8, help="connections per worker")
     parser.add_argument("--restart-at", type=float, default=0.4,
                         help="share of deliveries sent when the database goes down")
