@@ -69,11 +69,11 @@ def as_json(checks: list[Check]) -> dict[str, Any]:
 def render(checks: list[Check]) -> list[str]:
     width = max((len(check.name) for check in checks), default=0)
     lines = [f"{check.name:<{width}}  {check.failing_rows:>9}  "
-             f"{'ready' if check.ready else 'not ready'}  {check.description}"
+             f"{'ready' if check.ready else 'not ready':<9}  {check.description}"
              for check in checks]
     verdict = "ready" if all(check.ready for check in checks) else "not ready"
     checked = f", checked {checks[0].checked_at:%Y-%m-%d %H:%M %Z}" if checks else ""
-    lines.append(f"constraints: {verdict} "
+    lines.append(f"readiness: {verdict} "
                  f"({sum(check.ready for check in checks)}/{len(checks)} checks pass{checked};"
                  " --refresh re-checks the CRM now)")
     return lines

@@ -176,7 +176,7 @@ def test_readiness_reports_each_check_and_exits_1_until_ready(samples_db):
     assert set(checks) == {"customer_id_not_null", "customer_id_foreign_key",
                            "linkable_leads_linked", "customer_ids_current",
                            "no_leads_on_merged_customers", "no_leads_on_test_numbers",
-                           "unlinkable_leads_resolved"}
+                           "unlinkable_leads_without_customer"}
     # figures computed here from the CRM tables and the marts, independently of the model
     assert checks["customer_id_not_null"]["failing_rows"] == query(
         url, "select count(*) from crm.leads_master where customer_id is null")[0][0] > 0
@@ -217,7 +217,13 @@ def test_readiness_refresh_sees_the_crm_change(samples_db, pg_admin_url, tmp_pat
         checks = {check["name"]: check for check in fresh["checks"]}
         assert checks["linkable_leads_linked"]["failing_rows"] == 0
         assert checks["customer_ids_current"]["failing_rows"] == 0
-        assert checks["unlinkable_leads_resolved"]["failing_rows"] > 0  # still blocks NOT NULL
+        # unlinkable leads without a customer still block NOT NULL: no link can fix them
+        assert checks["unlinkable_leads_without_customer"]["failing_rows"] == query(
+            url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
+                 " on l.legacy_lead_id = lm.id where l.customer_id is null"
+                 " and lm.customer_id is null")[0][0] > 0
+        assert checks["customer_id_not_null"]["failing_rows"] == checks[
+            "unlinkable_leads_without_customer"]["failing_rows"]
     finally:
         admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
             sql.Identifier(name)))

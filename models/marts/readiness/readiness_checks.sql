@@ -77,7 +77,9 @@ counts as (
         count(*) filter (where is_on_merged_customer) as on_merged_customer,
         count(*) filter (where customer_id is not null and is_on_test_number)
             as on_test_number,
-        count(*) filter (where is_built and expected_customer_id is null) as unlinkable
+        count(*) filter (
+            where is_built and expected_customer_id is null and customer_id is null
+        ) as unlinkable_without_customer
     from lead_facts
 
 ),
@@ -126,10 +128,10 @@ checks as (
             counts.on_test_number
         ),
         (
-            7, 'unlinkable_leads_resolved',
-            'leads_master rows no usable phone ties to a person: fix the phone or archive them'
-            || ' (unlinkable_leads) before NOT NULL',
-            counts.unlinkable
+            7, 'unlinkable_leads_without_customer',
+            'leads_master rows without a customer_id that no usable phone ties to a person: fix'
+            || ' the phone or archive them (publish --archive-unlinkable) before NOT NULL',
+            counts.unlinkable_without_customer
         )
     ) as checks (check_order, check_name, description, failing_rows)
 
