@@ -15,6 +15,7 @@ from loaders.embedded import server_url
 from loaders.file_loader import load_files
 from loaders.legacy import load_legacy
 from loaders.landing import LandingCounts
+from loaders.readiness import NotBuiltError, read_checks
 
 LEGACY_FILES = {
     "sources": "sources.csv",
@@ -78,18 +79,16 @@ def _count(cursor: Any, query: sql.Composable) -> int | None:
     return int(cursor.fetchone()[0])
 
 
-def _ready_checks(cursor: Any, marts: sql.Composable) -> str | None:
-    """How many readiness checks pass, from the readiness_checks mart."""
+def _readiness(settings: Settings, url: str) -> str | None:
+    """How many readiness checks pass (None before the build)."""
     try:
-        cursor.execute(sql.SQL("select count(*) filter (where is_ready), count(*)"
-                               " from {}.readiness_checks").format(marts))
-    except psycopg2.Error:
-        cursor.connection.rollback()
+        checks = read_checks(settings, url)
+    except NotBuiltError:
         return None
-    ready, total = cursor.fetchone()
-    verdict = ("NOT NULL and the foreign key can be switched on" if ready == total
+    ready = sum(check.ready for check in checks)
+    verdict = ("NOT NULL and the foreign key can be switched on" if ready == len(checks)
                else "`leadlink readiness` lists what is missing")
-    return f"{ready} of {total} checks ready: {verdict}"
+    return f"{ready} of {len(checks)} checks ready: {verdict}"
 
 
 def summary(settings: Settings, url: str) -> dict[str, Any]:
@@ -111,8 +110,8 @@ def summary(settings: Settings, url: str) -> dict[str, Any]:
                 "select count(*) from {}.leads where customer_id is not null").format(marts)),
             "unlinkable_leads": _count(cursor, sql.SQL(
                 "select count(*) from {}.unlinkable_leads").format(marts)),
-            "readiness": _ready_checks(cursor, marts),
         }
+    figures["readiness"] = _readiness(settings, url)
     return figures
 
 

@@ -132,11 +132,16 @@ class _CsvStream(io.TextIOBase):
         return chunk
 
 
+def file_header(path: Path) -> list[str]:
+    """The header row's column names, stripped and lower-cased."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [name.strip().lower() for name in next(csv.reader(handle), [])]
+
+
 def check_header(path: Path, table: str) -> None:
     """Fail before anything is written when a file cannot be an export of `table`."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            header = [name.strip().lower() for name in next(csv.reader(handle), [])]
+        header = file_header(path)
     except UnicodeDecodeError as error:
         raise LegacyLoadError(f"{path}: not UTF-8 text ({error.reason})") from error
     missing_required = [name for name in REQUIRED[table] if name not in header]
@@ -224,11 +229,6 @@ def _reason_expression(table: str, schema: str, file_label: str) -> sql.Composab
         label=sql.Literal(file_label), checks=sql.SQL(" ").join(checks))
 
 
-def _file_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        return [name.strip().lower() for name in next(csv.reader(handle), [])]
-
-
 def _copy_file_as_is(cursor, path: Path, table: str) -> bool:
     """Fast path: PostgreSQL parses the CSV itself (no Python per row); legacy_buffer is then a
     view over the parsed file.
@@ -236,7 +236,7 @@ def _copy_file_as_is(cursor, path: Path, table: str) -> bool:
     Returns False, with nothing left behind, when the file needs the forgiving row-by-row reader:
     a header with duplicate or empty names, rows with too few or too many cells, bytes that are not
     UTF-8, blank lines."""
-    header = _file_header(path)
+    header = file_header(path)
     if not header or "" in header or len(set(header)) != len(header):
         return False
     columns = [name for name, _ in COLUMNS[table]]
@@ -263,16 +263,15 @@ def _copy_file_as_is(cursor, path: Path, table: str) -> bool:
         sql.SQL("{}").format(sql.Literal(json.dumps(name, ensure_ascii=False) + ": "))
         + sql.SQL(" || to_json(coalesce({}, ''))::text").format(sql.Identifier(name))
         for name in header))
-    values = [sql.SQL("nullif({}, '')").format(sql.Identifier(name)) if name in header
-              else sql.SQL("null::text") for name in columns]
+    values = sql.SQL(", ").join(
+        sql.SQL("nullif({column}, '') as {column}" if name in header else "null::text as {column}")
+        .format(column=sql.Identifier(name)) for name in columns)
     not_blank = sql.SQL(" or ").join(
         sql.SQL("coalesce(trim({}), '') <> ''").format(sql.Identifier(name)) for name in header)
     cursor.execute(sql.SQL(
         "create temp view legacy_buffer as select line_number::text as line_number,"
         " {original} as original, {values} from legacy_file where {not_blank}").format(
-            original=original, values=sql.SQL(", ").join(
-                value + sql.SQL(" as ") + sql.Identifier(name)
-                for value, name in zip(values, columns)), not_blank=not_blank))
+            original=original, values=values, not_blank=not_blank))
     return True
 
 

@@ -60,7 +60,7 @@ def lookup(settings: Settings, cursor: psycopg2.extensions.cursor, phone: str,
             (phone.replace("\x00", ""), default_region))
     except psycopg2.errors.UndefinedFunction as error:
         raise LookupUnavailable("the phone normaliser functions are not installed: run"
-                           " `leadlink dbt build` first") from error
+                                " `leadlink dbt build` first") from error
     phone_e164, reason = cursor.fetchone()
     result = LookupResult(phone_e164, reason)
     if phone_e164 is None or reason is not None:
@@ -71,7 +71,7 @@ def lookup(settings: Settings, cursor: psycopg2.extensions.cursor, phone: str,
             sql.SQL(", ").join(map(sql.Identifier, CUSTOMER_COLUMNS)), analytics), (phone_e164,))
     except psycopg2.errors.UndefinedTable as error:
         raise LookupUnavailable(f"{settings.analytics_schema}.customers does not exist: run"
-                           " `leadlink dbt build` first") from error
+                                " `leadlink dbt build` first") from error
     customers = _rows(cursor, CUSTOMER_COLUMNS)
     if not customers:
         return result
@@ -96,29 +96,26 @@ def lookup(settings: Settings, cursor: psycopg2.extensions.cursor, phone: str,
             crm=sql.Identifier(settings.crm_schema)),
         (result.customer["customer_id"],))
     crm_rows = {row[0]: row for row in cursor.fetchall()}
-    listed = {lead["legacy_lead_id"] for lead in leads}
-    by_external_id = {row[1]: row for row in crm_rows.values()
-                      if row[0] not in listed and row[1] is not None}
+    customer_id = result.customer["customer_id"]
+    unmatched = {row[1]: row[0] for row in crm_rows.values()
+                 if row[1] is not None and row[0] not in {lead["legacy_lead_id"] for lead in leads}}
     for lead in leads:
-        published = by_external_id.pop(lead["external_lead_id"], None) \
-            if lead["legacy_lead_id"] is None else None
-        if published is not None:  # a new lead publish has written since the build
-            lead["legacy_lead_id"] = published[0]
-            lead["crm_customer_id"] = result.customer["customer_id"]
-        # the CRM links the lead once leads_master.customer_id holds this customer
+        if lead["legacy_lead_id"] is None and lead["external_lead_id"] in unmatched:
+            # a new lead that publish has written since the build: it has a CRM id now
+            lead["legacy_lead_id"] = unmatched.pop(lead["external_lead_id"])
+            lead["crm_customer_id"] = customer_id
         lead["linked_in_crm"] = (lead["legacy_lead_id"] is not None
-                                 and lead["crm_customer_id"] == result.customer["customer_id"])
+                                 and lead["crm_customer_id"] == customer_id)
         lead["in_last_build"] = True
     listed = {lead["legacy_lead_id"] for lead in leads}
-    for lead_id, external_id, branch_id, status, created_at in crm_rows.values():
-        if lead_id in listed:
-            continue
-        leads.append({"lead_id": None, "legacy_lead_id": lead_id, "source": None,
-                      "external_lead_id": external_id, "branch_id": branch_id, "status": status,
-                      "created_at": _plain(created_at), "last_touched_at": None,
-                      "touch_count": None, "touch_sources": None,
-                      "crm_customer_id": result.customer["customer_id"], "linked_in_crm": True,
-                      "in_last_build": False})
+    leads.extend(
+        {"lead_id": None, "legacy_lead_id": lead_id, "source": None,
+         "external_lead_id": external_id, "branch_id": branch_id, "status": status,
+         "created_at": _plain(created_at), "last_touched_at": None, "touch_count": None,
+         "touch_sources": None, "crm_customer_id": customer_id, "linked_in_crm": True,
+         "in_last_build": False}
+        for lead_id, external_id, branch_id, status, created_at in crm_rows.values()
+        if lead_id not in listed)
     result.leads = leads
     return result
 

@@ -196,37 +196,41 @@ def test_readiness_reports_each_check_and_exits_1_until_ready(samples_db):
     assert text.exit_code == 1 and "customer_id_not_null" in text.output
 
 
-def test_readiness_refresh_sees_the_crm_change(samples_db, pg_admin_url, tmp_path):
-    # on a copy: link every linkable lead the way publish would, then --refresh
-    name, url = _database(pg_admin_url, "ready")
-    admin_execute(pg_admin_url, sql.SQL("drop database {}").format(sql.Identifier(name)))
+@pytest.fixture
+def samples_copy(samples_db, pg_admin_url: str, tmp_path: Path) -> Iterator[dict]:
+    """A copy of the built samples database, for tests that change the CRM's rows."""
+    name = f"identity_copy_{uuid.uuid4().hex[:10]}"
     source = samples_db["url"].rsplit("/", 1)[1].split("?")[0]
     admin_execute(pg_admin_url, sql.SQL("create database {} template {}").format(
         sql.Identifier(name), sql.Identifier(source)))
-    env = cli_env(url, tmp_path)
-    try:
-        conn = psycopg2.connect(url)
-        with conn, conn.cursor() as cursor:
-            cursor.execute("update crm.leads_master as lm set customer_id = l.customer_id"
-                           " from analytics.leads as l where l.legacy_lead_id = lm.id"
-                           " and l.customer_id is not null")
-        conn.close()
-        stale = json.loads(invoke(env, "readiness", "--json").stdout)
-        assert {c["name"]: c for c in stale["checks"]}["linkable_leads_linked"]["failing_rows"] > 0
-        fresh = json.loads(invoke(env, "readiness", "--refresh", "--json").stdout)
-        checks = {check["name"]: check for check in fresh["checks"]}
-        assert checks["linkable_leads_linked"]["failing_rows"] == 0
-        assert checks["customer_ids_current"]["failing_rows"] == 0
-        # unlinkable leads without a customer still block NOT NULL: no link can fix them
-        assert checks["unlinkable_leads_without_customer"]["failing_rows"] == query(
-            url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
-                 " on l.legacy_lead_id = lm.id where l.customer_id is null"
-                 " and lm.customer_id is null")[0][0] > 0
-        assert checks["customer_id_not_null"]["failing_rows"] == checks[
-            "unlinkable_leads_without_customer"]["failing_rows"]
-    finally:
-        admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
-            sql.Identifier(name)))
+    url = with_database(pg_admin_url, name)
+    yield {"url": url, "env": cli_env(url, tmp_path)}
+    admin_execute(pg_admin_url, sql.SQL("drop database if exists {} with (force)").format(
+        sql.Identifier(name)))
+
+
+def test_readiness_refresh_sees_the_crm_change(samples_copy):
+    # link every linkable lead the way publish would, then --refresh
+    url, env = samples_copy["url"], samples_copy["env"]
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cursor:
+        cursor.execute("update crm.leads_master as lm set customer_id = l.customer_id"
+                       " from analytics.leads as l where l.legacy_lead_id = lm.id"
+                       " and l.customer_id is not null")
+    conn.close()
+    stale = json.loads(invoke(env, "readiness", "--json").stdout)
+    assert {c["name"]: c for c in stale["checks"]}["linkable_leads_linked"]["failing_rows"] > 0
+    fresh = json.loads(invoke(env, "readiness", "--refresh", "--json").stdout)
+    checks = {check["name"]: check for check in fresh["checks"]}
+    assert checks["linkable_leads_linked"]["failing_rows"] == 0
+    assert checks["customer_ids_current"]["failing_rows"] == 0
+    # unlinkable leads without a customer still block NOT NULL: no link can fix them
+    assert checks["unlinkable_leads_without_customer"]["failing_rows"] == query(
+        url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
+             " on l.legacy_lead_id = lm.id where l.customer_id is null"
+             " and lm.customer_id is null")[0][0] > 0
+    assert checks["customer_id_not_null"]["failing_rows"] == checks[
+        "unlinkable_leads_without_customer"]["failing_rows"]
 
 
 def test_lookup_finds_the_customer_from_any_writing(samples_db):
@@ -259,6 +263,27 @@ def test_lookup_finds_the_customer_from_any_writing(samples_db):
                for lead in answer["leads"])
     text = invoke(env, "lookup", national)
     assert phone in text.output and str(customer_id) in text.output
+
+
+def test_lookup_shows_crm_leads_added_since_the_build(samples_copy):
+    url, env = samples_copy["url"], samples_copy["env"]
+    customer_id, phone = query(url, "select customer_id, phone_e164 from analytics.customers"
+                                    " where is_in_crm order by customer_id limit 1")[0]
+    # the app files a walk-in under the customer after the build
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cursor:
+        cursor.execute("insert into crm.leads_master (full_name, source_id, status, branch_id,"
+                       " customer_id, created_at) values ('Walk-in', 3, 'New', 2, %s, now())"
+                       " returning id", (customer_id,))
+        added = cursor.fetchone()[0]
+    conn.close()
+    answer = json.loads(invoke(env, "lookup", "--json", phone).stdout)
+    new_rows = [lead for lead in answer["leads"] if not lead["in_last_build"]]
+    assert [(lead["legacy_lead_id"], lead["lead_id"], lead["linked_in_crm"])
+            for lead in new_rows] == [(added, None, True)]
+    built = {row[0] for row in query(url, "select lead_id from analytics.leads"
+                                          " where customer_id = %s", (customer_id,))}
+    assert {lead["lead_id"] for lead in answer["leads"] if lead["in_last_build"]} == built
 
 
 def test_lookup_of_junk_or_unknown_numbers_finds_nobody(samples_db):
