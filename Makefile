@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LEADLINK := $(BIN)/leadlink
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test pytest dbt-test lint db-up db-down phone-metadata phone-cases bench clean
+.PHONY: install demo test pytest dbt-test lint lint-python db-up db-down phone-metadata phone-cases bench clean
 
 install: $(STAMP)
 
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml
 demo: install
 	$(LEADLINK) demo
 
-## Every test: pytest, dbt build (data + unit tests) on the sample data, sqlfluff lint.
-test: install pytest dbt-test lint
+## Every test: ruff and the import contracts, pytest, dbt build (data + unit tests) on the
+## sample data, sqlfluff lint.
+test: install lint-python pytest dbt-test lint
+
+lint-python: install
+	$(BIN)/ruff check leadlink loaders tests benchmarks scripts
+	$(BIN)/lint-imports
 
 pytest: install
 	$(BIN)/pytest -q

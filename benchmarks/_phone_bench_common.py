@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
-from loaders.config import Settings  # noqa: E402
-from loaders.database import connect, prepare  # noqa: E402
-from loaders.phone import ensure_functions, function_schema  # noqa: E402
+from leadlink.identity.phone import ensure_functions, function_schema  # noqa: E402
+from leadlink.runtime.database import prepare  # noqa: E402
+from loaders.database import connect  # noqa: E402
+from loaders.settings import Settings  # noqa: E402
 
 
 def database() -> tuple[Settings, str]:

@@ -23,7 +23,6 @@ marts are replaced). No timing is asserted: the figures go to docs/benchmarks.md
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import random
 import resource
@@ -42,11 +41,10 @@ import psutil  # noqa: E402
 import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
-from loaders.config import Settings  # noqa: E402
-from loaders.database import resolve_database_url  # noqa: E402
-from loaders.embedded import server_url  # noqa: E402
+from leadlink.identity.lookup import lookup  # noqa: E402
+from leadlink.runtime.database import resolve_database_url  # noqa: E402
 from loaders.legacy import CRM_DDL  # noqa: E402
-from loaders.lookup import lookup  # noqa: E402
+from loaders.settings import Settings  # noqa: E402
 
 DATABASE = "leadlink_bench_identity"
 LEADLINK = str(ROOT / ".venv" / "bin" / "leadlink")
@@ -127,7 +125,7 @@ class ServerMemory:
                     total += process.info["memory_info"].rss
             self.peak_mib = max(self.peak_mib, total / 2**20)
 
-    def __enter__(self) -> "ServerMemory":
+    def __enter__(self) -> ServerMemory:
         self._thread.start()
         return self
 

@@ -40,10 +40,11 @@ import orjson  # noqa: E402
 import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
-from loaders.config import Settings  # noqa: E402
-from loaders.database import migrate, resolve_database_url  # noqa: E402
-from loaders.embedded import server_url  # noqa: E402
+from leadlink.runtime.database import resolve_database_url  # noqa: E402
+from leadlink.runtime.embedded import server_url  # noqa: E402
+from loaders.database import migrate  # noqa: E402
 from loaders.landing import canonical_json, finish_batch, land_items, start_batch  # noqa: E402
+from loaders.settings import Settings  # noqa: E402
 from loaders.shapes import Record  # noqa: E402
 
 IST = timezone(timedelta(hours=5, minutes=30))

@@ -12,7 +12,6 @@ import argparse
 import collections
 
 import phonenumbers
-
 from _phone_bench_common import database, function_schema, sql_parse
 from phone_corpus import corpus, oracle
 
@@ -28,7 +27,7 @@ def main() -> None:
     same_e164 = same_both = 0
     disagreements: collections.Counter = collections.Counter()
     examples = []
-    for raw, (e164, reason) in zip(values, answers):
+    for raw, (e164, reason) in zip(values, answers, strict=True):
         expected_e164, expected_reason = oracle(raw)
         if e164 == expected_e164:
             same_e164 += 1

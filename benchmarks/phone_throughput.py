@@ -15,10 +15,9 @@ import random
 import time
 
 import phonenumbers
-from phonenumbers import NumberParseException
-
 from _phone_bench_common import database, function_schema, sql_parse
 from phone_corpus import JUNK, _example_numbers, _writings_of_foreign, _writings_of_indian, corpus
+from phonenumbers import NumberParseException
 
 
 def crm_mix(size: int, seed: int) -> list[str]:

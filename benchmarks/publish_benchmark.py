@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg2  # noqa: E402
 
-from loaders.config import Settings  # noqa: E402
-from loaders.database import resolve_database_url  # noqa: E402
+from leadlink.runtime.database import resolve_database_url  # noqa: E402
+from loaders.settings import Settings  # noqa: E402
 
 DATABASE = "leadlink_bench_publish"
 LEADLINK = str(Path(sys.executable).parent / "leadlink")

@@ -44,7 +44,7 @@ import httpx
 import psycopg2
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-LEADLINK = [sys.executable, "-m", "loaders.cli"]
+LEADLINK = [sys.executable, "-m", "leadlink.cli.main"]
 SECRET = "bench-app-secret-" + uuid.uuid4().hex
 TOKEN = "bench-knowlarity-token-" + uuid.uuid4().hex
 
@@ -221,7 +221,7 @@ async def send(connection: Connection, delivery: Delivery) -> None:
     delivery.started = time.perf_counter()
     try:
         delivery.status = await connection.post(path, delivery.body, headers)
-    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as error:
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as error:
         delivery.status = None
         delivery.error = type(error).__name__
     delivery.finished = time.perf_counter()
@@ -403,7 +403,8 @@ def main() -> int:
         unique_bodies = {d.sha256 for d in deliveries}
 
         print()
-        print(f"deliveries            {len(deliveries)} ({sum(1 for d in deliveries if d.redelivery_of is not None)} redeliveries;"
+        redeliveries = sum(1 for d in deliveries if d.redelivery_of is not None)
+        print(f"deliveries            {len(deliveries)} ({redeliveries} redeliveries;"
               f" {sum(1 for d in deliveries if d.source == 'knowlarity')} knowlarity,"
               f" {sum(1 for d in deliveries if d.source == 'meta')} meta)")
         print(f"acknowledged (200)    {len(acknowledged)}")

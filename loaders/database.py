@@ -1,11 +1,11 @@
-"""Connections, database resolution (external URL or embedded server) and raw-schema migrations."""
+"""Connections and the raw schema's migrations: what every loader stands on."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -13,16 +13,11 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
-from loaders.config import Settings
-from loaders.embedded import EmbeddedServer, server_url
+from loaders.settings import Settings
 
 log = logging.getLogger("leadlink.database")
 
 MIGRATION_LOCK_KEY = 7_310_001  # advisory lock id serialising migrations across processes
-
-
-def embedded_server(settings: Settings) -> EmbeddedServer:
-    return EmbeddedServer(settings.home_dir, settings.embedded_port)
 
 
 def redact_url(url: str) -> str:
@@ -34,7 +29,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _ensure_database_exists(admin_url: str, database: str) -> None:
+def ensure_database_exists(admin_url: str, database: str) -> None:
     conn = psycopg2.connect(admin_url, connect_timeout=10)
     conn.autocommit = True
     try:
@@ -47,18 +42,6 @@ def _ensure_database_exists(admin_url: str, database: str) -> None:
                     pass  # another process created it between our check and our create
     finally:
         conn.close()
-
-
-def resolve_database_url(settings: Settings, start: bool = True) -> str:
-    """The libpq URL of the database leadlink works on, starting the embedded server if needed."""
-    if settings.database_url:
-        return settings.database_url
-    server = embedded_server(settings)
-    status = server.start() if start else server.status()
-    if not status.running or status.port is None:
-        raise RuntimeError("the embedded PostgreSQL server is not running (leadlink db up)")
-    _ensure_database_exists(server_url(status.port, "postgres"), settings.embedded_database)
-    return server_url(status.port, settings.embedded_database)
 
 
 def connect(url: str, application_name: str = "leadlink") -> psycopg2.extensions.connection:
@@ -87,7 +70,6 @@ def _migration_files() -> list[tuple[str, str]]:
 def migrate(url: str, settings: Settings) -> list[str]:
     """Apply pending migrations in order, once each, under an advisory lock. Returns applied names."""
     applied: list[str] = []
-    substitutions = {"raw_schema": settings.raw_schema}
     with connection(url, "leadlink-migrate") as conn:
         with conn.cursor() as cursor:
             cursor.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
@@ -119,10 +101,3 @@ def migrate(url: str, settings: Settings) -> list[str]:
                 applied.append(name)
                 log.info("applied migration %s", name)
     return applied
-
-
-def prepare(settings: Settings) -> str:
-    """Resolve the database and make sure the raw schema is current: what every load runs first."""
-    url = resolve_database_url(settings)
-    migrate(url, settings)
-    return url

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from loaders.config import Settings
 from loaders.database import connection
 from loaders.landing import LandingCounts, finish_batch, land_items, start_batch
+from loaders.settings import Settings
 from loaders.shapes import Item, Rejected, Source, parse_text
 
 log = logging.getLogger("leadlink.file_loader")

@@ -23,8 +23,9 @@ import json
 import logging
 import random as random_module
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -95,7 +96,7 @@ class RetryPolicy:
     connect_timeout: float = 10.0
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "RetryPolicy":
+    def from_environ(cls, environ: Mapping[str, str]) -> RetryPolicy:
         def number(name: str, default: float) -> float:
             value = environ.get(name)
             return float(value) if value not in (None, "") else default
@@ -240,7 +241,7 @@ class HttpClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "HttpClient":
+    def __enter__(self) -> HttpClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

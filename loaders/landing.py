@@ -12,15 +12,16 @@ import hashlib
 import io
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
-from loaders.config import Settings
+from loaders.settings import Settings
 from loaders.shapes import Item, Record, Rejected
 
 log = logging.getLogger("leadlink.landing")
@@ -41,7 +42,7 @@ class LandingCounts:
     quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, other: "LandingCounts") -> None:
+    def add(self, other: LandingCounts) -> None:
         self.seen += other.seen
         self.landed += other.landed
         self.already_present += other.already_present

@@ -13,16 +13,16 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import psycopg2
 from psycopg2 import sql
 
-from loaders.config import Settings
 from loaders.database import connection
 from loaders.landing import LandingCounts, finish_batch, start_batch
+from loaders.settings import Settings
 
 log = logging.getLogger("leadlink.legacy")
 
@@ -166,7 +166,7 @@ def _export_rows(path: Path, table: str) -> Iterator[list[str | None]]:
                 continue
             values = [row[positions[name]] if name in positions and positions[name] < len(row)
                       else "" for name in columns]
-            original = json.dumps(dict(zip(header, row)), ensure_ascii=False)
+            original = json.dumps(dict(zip(header, row, strict=False)), ensure_ascii=False)
             yield [str(line_number), original, *values]
 
 

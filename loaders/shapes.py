@@ -7,8 +7,9 @@ its objects, a webhook body is kept whole). Business meaning is for dbt.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 Source = Literal["knowlarity", "meta"]
 SOURCES: tuple[Source, ...] = ("knowlarity", "meta")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from psycopg2 import sql
 
-from loaders.config import Settings
 from loaders.landing import LandingCounts
+from loaders.settings import Settings
 
 log = logging.getLogger("leadlink.state")
 
@@ -135,7 +136,7 @@ def window_start(since: datetime | None, saved: datetime | None, until: datetime
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_time(value: str) -> datetime:
@@ -143,12 +144,12 @@ def parse_time(value: str) -> datetime:
     unix seconds. A value without an offset is UTC."""
     text = value.strip()
     if text.isdigit():
-        return datetime.fromtimestamp(int(text), timezone.utc)
+        return datetime.fromtimestamp(int(text), UTC)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"not a time: {value!r} (use e.g. 2025-12-06T11:00:00+05:30)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def land_page(conn: Any, settings: Settings, source: str, items: list[Any], batch_id: int,

@@ -16,10 +16,11 @@ import resource
 import sys
 import time
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 FORMAT_NOTE = """\
 format:
@@ -210,7 +211,7 @@ class Clock:
         day, rest = divmod(local, 86_400)
         text = self.days.get(day)
         if text is None:
-            text = datetime.fromtimestamp(day * 86_400, timezone.utc).strftime("%Y-%m-%d")
+            text = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
             self.days[day] = text
         hours, rest = divmod(rest, 3600)
         minutes, secs = divmod(rest, 60)
@@ -392,7 +393,7 @@ class Generator:
         lead_lines, truth_lines = [], []
         linked = 0
         lead_id = self.next_lead_id
-        for (person, stored, true_e164, source_id, branch, customer_id), ts in zip(rows, times):
+        for (person, stored, true_e164, source_id, branch, customer_id), ts in zip(rows, times, strict=True):
             created = clock(ts)
             updated = clock(ts + int(random_() * 2_592_000))
             shown = "" if stored is None else stored

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import phonenumbers
-
 from phone_corpus import corpus, oracle, systematic_cases
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "samples"
 DEFAULT_SEEDS = ROOT / "seeds"
 IST = timezone(timedelta(hours=5, minutes=30))
-UTC = timezone.utc
+UTC = UTC
 
 # ---- showrooms, numbers, forms ------------------------------------------------------------------
 BRANCHES = {1: "Indiranagar", 2: "Whitefield", 3: "Koramangala"}
@@ -516,7 +516,7 @@ def make_leads(rng: random.Random, people: list[Person]) -> list[tuple[Person | 
                 created = business_moment(rng, datetime(2024, 3, 1, tzinfo=IST),
                                           datetime(2024, 11, 30, tzinfo=IST))  # 2024 leads
             plan.append((person, created, form_id))
-    for number, form_id in enumerate(["911000000000001", "911000000000003", "911000000000001"]):
+    for form_id in ["911000000000001", "911000000000003", "911000000000001"]:
         plan.append((None, business_moment(rng, start, end), form_id))  # testing-tool leads
     plan.sort(key=lambda item: item[1])
     leads, test_leads = [], 0

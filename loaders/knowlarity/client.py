@@ -9,9 +9,10 @@ between pages (see loaders/knowlarity/loader.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import httpx
 
@@ -38,7 +39,7 @@ class KnowlarityConfig:
     page_size: int = DEFAULT_PAGE_SIZE
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "KnowlarityConfig":
+    def from_environ(cls, environ: Mapping[str, str]) -> KnowlarityConfig:
         return cls(
             base_url=(environ.get("KNOWLARITY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             channel=environ.get("KNOWLARITY_CHANNEL") or DEFAULT_CHANNEL,
@@ -98,7 +99,7 @@ class KnowlarityClient:
         self.url = f"{config.base_url}/{config.channel}/v1/account/calllog"
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **kwargs: Any) -> "KnowlarityClient":
+    def from_environ(cls, environ: Mapping[str, str], **kwargs: Any) -> KnowlarityClient:
         return cls(KnowlarityConfig.from_environ(environ), RetryPolicy.from_environ(environ), **kwargs)
 
     def __repr__(self) -> str:

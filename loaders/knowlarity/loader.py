@@ -12,17 +12,23 @@ chunk's last page; a later run re-reads from the cursor minus LEADLINK_LOOKBACK_
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Iterator
 
-from loaders.config import Settings
 from loaders.database import connect
 from loaders.knowlarity.client import KnowlarityClient, KnowlarityConfig, ist_text
-from loaders.landing import LandingCounts, finish_batch, start_batch
+from loaders.landing import finish_batch, start_batch
 from loaders.progress import Progress
+from loaders.settings import Settings
 from loaders.shapes import Item, Record, Rejected, split_payload
 from loaders.state import (
-    ConfigError, LoadResult, acquire_source_lock, get_cursor, land_page, utc_now, window_start,
+    ConfigError,
+    LoadResult,
+    acquire_source_lock,
+    get_cursor,
+    land_page,
+    utc_now,
+    window_start,
 )
 
 log = logging.getLogger("leadlink.knowlarity")

@@ -13,16 +13,26 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from loaders.http import (
-    Auth, Decision, Fatal, FatalHttpError, HttpClient, Retry, RetryPolicy,
-    business_use_case_wait, redact_url, retry_after_seconds, strip_query_params,
+    Auth,
+    Decision,
+    Fatal,
+    FatalHttpError,
+    HttpClient,
+    Retry,
+    RetryPolicy,
+    business_use_case_wait,
+    redact_url,
+    retry_after_seconds,
+    strip_query_params,
 )
 
 log = logging.getLogger("leadlink.meta")
@@ -57,7 +67,7 @@ class GraphConfig:
     access_token: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "GraphConfig":
+    def from_environ(cls, environ: Mapping[str, str]) -> GraphConfig:
         return cls(
             base_url=(environ.get("META_GRAPH_URL") or DEFAULT_GRAPH_URL).rstrip("/"),
             api_version=environ.get("META_API_VERSION") or DEFAULT_API_VERSION,
@@ -139,7 +149,7 @@ class GraphClient:
         self._host = urlsplit(config.base_url)[:2]
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **kwargs: Any) -> "GraphClient":
+    def from_environ(cls, environ: Mapping[str, str], **kwargs: Any) -> GraphClient:
         environ = dict(environ)
         return cls(GraphConfig.from_environ(environ), RetryPolicy.from_environ(environ), **kwargs)
 
@@ -149,7 +159,7 @@ class GraphClient:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> "GraphClient":
+    def __enter__(self) -> GraphClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -232,8 +242,7 @@ class GraphClient:
         for page in self.iter_lead_pages(form_id, since, until):
             if page.problem:
                 raise GraphPageError(f"leads of form {form_id}: {page.problem}")
-            for lead in page.document["data"]:
-                yield lead
+            yield from page.document["data"]
 
     def get_lead(self, lead_id: str) -> dict[str, Any]:
         """One lead by id (the webhook's leadgen_id) with the same fields as the pull."""

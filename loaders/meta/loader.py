@@ -7,15 +7,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from loaders.config import Settings
 from loaders.database import connect
 from loaders.http import AuthError, HttpError
 from loaders.landing import finish_batch, start_batch
 from loaders.meta.client import GraphClient, GraphConfig, GraphPageError
 from loaders.progress import Progress
+from loaders.settings import Settings
 from loaders.shapes import Item, Rejected, split_payload
 from loaders.state import (
-    ConfigError, LoadResult, acquire_source_lock, get_cursor, land_page, utc_now, window_start,
+    ConfigError,
+    LoadResult,
+    acquire_source_lock,
+    get_cursor,
+    land_page,
+    utc_now,
+    window_start,
 )
 
 log = logging.getLogger("leadlink.meta")

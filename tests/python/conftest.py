@@ -6,18 +6,17 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-import psycopg2
 import pytest
 from click.testing import Result
+from dbhelpers import admin_execute, cli_env, invoke, with_database
 from psycopg2 import sql
 
-from dbhelpers import admin_execute, cli_env, invoke, with_database
-from loaders.config import Settings
+from leadlink.runtime.embedded import EmbeddedServer, server_url
 from loaders.database import migrate
-from loaders.embedded import EmbeddedServer, server_url
+from loaders.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import psycopg2
 from click.testing import CliRunner, Result
 from psycopg2 import sql
 
-from loaders.cli import cli
+from leadlink.cli.main import cli
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

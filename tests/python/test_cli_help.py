@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from click.testing import CliRunner
 
-from loaders.cli import cli
+from leadlink.cli.main import cli
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):

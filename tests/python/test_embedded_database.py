@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from loaders.cli import cli
-from loaders.embedded import postgres_bin_dir
+from leadlink.cli.main import cli
+from leadlink.runtime.embedded import postgres_bin_dir
 
 
 @pytest.fixture

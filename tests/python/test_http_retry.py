@@ -8,7 +8,12 @@ import httpx
 import pytest
 
 from loaders.http import (
-    AuthError, FatalHttpError, HttpClient, RetriesExhausted, RetryPolicy, redact_url,
+    AuthError,
+    FatalHttpError,
+    HttpClient,
+    RetriesExhausted,
+    RetryPolicy,
+    redact_url,
     retry_after_seconds,
 )
 from loaders.meta.client import GraphClient, GraphConfig, classify_graph

@@ -17,15 +17,14 @@ import subprocess
 import sys
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import phonenumbers
 import psycopg2
 import pytest
-from psycopg2 import sql
-
 from dbhelpers import PROJECT_DIR, admin_execute, cli_env, invoke, query, with_database
+from psycopg2 import sql
 
 SAMPLES = PROJECT_DIR / "samples"
 MARTS = {"customers": "customer_id", "leads": "lead_id", "lead_touches": "touch_id",

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dbhelpers import query
 from fakes import FakeKnowlarity, fake_knowlarity  # noqa: F401 - fixture
 from fakes.data import make_calls
 
-from loaders.config import Settings
 from loaders.http import RetryPolicy
 from loaders.knowlarity.client import KnowlarityClient, KnowlarityConfig
 from loaders.knowlarity.loader import load_knowlarity
+from loaders.settings import Settings
 
-NOW = datetime(2025, 12, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
 FAST = {"LEADLINK_HTTP_BACKOFF_BASE": "0.001", "LEADLINK_HTTP_MAX_SERVER_WAIT": "0.01",
         "LEADLINK_HTTP_TIMEOUT": "0.3", "LEADLINK_HTTP_MAX_ATTEMPTS": "6"}
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-
 from dbhelpers import query
 
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dbhelpers import query
 from fakes import FakeGraph
 from fakes.data import make_leads
 
-from loaders.config import Settings
 from loaders.http import RetryPolicy
 from loaders.meta.client import GraphClient, GraphConfig
 from loaders.meta.loader import load_meta
+from loaders.settings import Settings
 
-NOW = datetime(2025, 12, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
 FAST = {"LEADLINK_HTTP_BACKOFF_BASE": "0.001", "LEADLINK_HTTP_MAX_SERVER_WAIT": "0.01",
         "LEADLINK_HTTP_TIMEOUT": "0.3", "LEADLINK_HTTP_MAX_ATTEMPTS": "6"}
 FORMS = [

@@ -57,7 +57,7 @@ def test_agrees_with_phonenumbers_on_random_numbers_of_many_regions(normalize, d
     assert rows[0] == ["input", "e164", "reason"]
     assert len(rows) == len(values) + 1
     disagreements = []
-    for raw, (echoed, e164, reason) in zip(values, rows[1:]):
+    for raw, (echoed, e164, reason) in zip(values, rows[1:], strict=True):
         assert echoed == raw.rstrip("\r")
         expected_e164, expected_reason = oracle(raw)
         if (e164 or None, reason or None) != (expected_e164, expected_reason):

@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import psycopg2
 import pytest
+from dbhelpers import PROJECT_DIR, admin_execute, cli_env, invoke, query, with_database
 from psycopg2 import sql
 
-from dbhelpers import PROJECT_DIR, admin_execute, cli_env, invoke, query, with_database
 from loaders.legacy import CRM_DDL
 
 SAMPLES = PROJECT_DIR / "samples"
@@ -155,7 +155,7 @@ def test_apply_is_idempotent_validated_and_undone_exactly(crm):
 
 
 def test_app_writes_during_apply_are_kept(crm, monkeypatch):
-    from loaders.publish import steps
+    from leadlink.crm.publish import steps
 
     url = crm["url"]
     plan = json.loads(crm["run"]("publish", "--json").stdout)

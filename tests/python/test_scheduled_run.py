@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +20,7 @@ from fakes.data import make_calls, make_leads
 
 from loaders.state import acquire_source_lock
 
-NOW = datetime(2025, 12, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
 FAST = {"LEADLINK_HTTP_BACKOFF_BASE": "0.001", "LEADLINK_HTTP_MAX_SERVER_WAIT": "0.01",
         "LEADLINK_HTTP_TIMEOUT": "2", "LEADLINK_HTTP_MAX_ATTEMPTS": "6"}
 LEADLINK = str(Path(sys.executable).parent / "leadlink")
@@ -110,13 +110,13 @@ def fake_dbt(monkeypatch):
         calls.append(list(args))
         return SimpleNamespace(returncode=outcome["code"], stdout="dbt says hi\n", stderr="")
 
-    monkeypatch.setattr("loaders.dbt_runner.run_dbt", run_dbt)
+    monkeypatch.setattr("leadlink.cli.run.run_dbt", run_dbt)
     return SimpleNamespace(calls=calls, outcome=outcome)
 
 
 def test_run_loads_configured_sources_and_names_the_skipped(leadlink_env, database_url, run_cli,
                                                            fake_dbt):
-    with FakeKnowlarity(make_calls(8, datetime.now(timezone.utc) - timedelta(minutes=5))) as fake:
+    with FakeKnowlarity(make_calls(8, datetime.now(UTC) - timedelta(minutes=5))) as fake:
         result = run_cli("run", "--json", extra_env={**fake.env(), "META_PAGE_ID": "",
                                                      "META_PAGE_ACCESS_TOKEN": ""})
     assert result.exit_code == 0, result.stderr
@@ -128,7 +128,7 @@ def test_run_loads_configured_sources_and_names_the_skipped(leadlink_env, databa
 
 
 def test_run_summary_line_and_exit_codes(leadlink_env, database_url, run_cli, fake_dbt):
-    fresh = datetime.now(timezone.utc) - timedelta(minutes=5)
+    fresh = datetime.now(UTC) - timedelta(minutes=5)
     with FakeKnowlarity(make_calls(3, fresh)) as fake, \
             FakeGraph([{"id": "911000000000001", "status": "ACTIVE"}],
                       {"911000000000001": make_leads("911000000000001", 4, fresh)}) as graph:

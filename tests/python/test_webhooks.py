@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import psycopg2
@@ -23,13 +23,13 @@ with warnings.catch_warnings():  # newer Starlette suggests httpx2 for its test 
     from starlette.testclient import TestClient
 
 from dbhelpers import query
-from loaders.config import Settings
-from loaders.webhooks.app import ReceiverConfig, create_app
-from loaders.webhooks.graph import lead_fetcher
-from loaders.webhooks.signature import meta_signature
-from loaders.webhooks.worker import WorkerConfig, drain
-
 from fakes.graph import FakeGraph
+
+from leadlink.receiver.app import ReceiverConfig, create_app
+from leadlink.receiver.graph import lead_fetcher
+from leadlink.receiver.signature import meta_signature
+from leadlink.receiver.worker import WorkerConfig, drain
+from loaders.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET = "test-app-secret"
@@ -412,7 +412,7 @@ def test_leadlink_serve_end_to_end(leadlink_env, database_url, fake_graph):
            "LEADLINK_HTTP_BACKOFF_BASE": "0.01", "LEADLINK_WEBHOOK_POLL_SECONDS": "0.5",
            "LEADLINK_WEBHOOK_RETRY_BASE_SECONDS": "0.5"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "loaders.cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "leadlink.cli.main", "serve", "--port", str(port), "--workers", "2"],
         env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

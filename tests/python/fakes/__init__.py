@@ -3,7 +3,7 @@ fixture in a test module; or use `with FakeGraph(...) as graph:` directly)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

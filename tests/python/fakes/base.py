@@ -50,7 +50,7 @@ class FakeServer:
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,7 +73,7 @@ class FakeServer:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -37,7 +37,7 @@ def make_leads(form_id: str, count: int, newest: datetime,
     rng = random.Random(seed + int(form_id[-3:]))
     leads = []
     for index in range(count):
-        moment = (newest - step * index).astimezone(timezone.utc)
+        moment = (newest - step * index).astimezone(UTC)
         lead: dict[str, Any] = {
             "id": f"{form_id[-4:]}{index:011d}",
             "created_time": moment.strftime("%Y-%m-%dT%H:%M:%S+0000"),
