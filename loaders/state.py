@@ -1,11 +1,10 @@
-"""State of the scheduled loads: cursors (moved in the caller's transaction) and the advisory lock
-that keeps two runs of one source apart."""
+"""State of the scheduled loads: cursors (moved in the caller's transaction) and the lease lock
+(loaders.locks) that keeps two runs of one source apart."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,16 +12,14 @@ from typing import Any
 from psycopg2 import sql
 
 from loaders.landing import LandingCounts
+from loaders.locks import LockBusy, LockLost, hold
 from loaders.settings import Settings
 
 log = logging.getLogger("leadlink.state")
 
-LOCK_NAMESPACE = 7_310_006  # first key of pg_advisory_lock(int, int); the second is the source
-DEFAULT_LOOKBACK_MINUTES = 120
 
-
-class LockBusy(RuntimeError):
-    """Another run of the same source holds the lock."""
+__all__ = ["ConfigError", "LoadResult", "LockBusy", "LockLost", "SourceLock", "held",
+           "lease_seconds", "source_lock"]
 
 
 class ConfigError(RuntimeError):
@@ -68,24 +65,40 @@ class LoadResult:
         return text
 
 
-def _source_key(source: str) -> int:
-    return int.from_bytes(hashlib.sha256(source.encode()).digest()[:4], "big", signed=True)
+def lease_seconds(settings: Settings) -> float:
+    """How long a lock outlives a holder that stopped renewing it (crashed, killed, cut off)."""
+    return settings.lock_lease_seconds  # LEADLINK_LOCK_LEASE_SECONDS, checked by Settings
 
 
-def acquire_source_lock(conn: Any, source: str, wait: bool) -> None:
-    """Session-level advisory lock for `source` on `conn` (released when the connection ends,
-    also when the process is killed). Raises LockBusy unless `wait`."""
-    with conn.cursor() as cursor:
-        if wait:
-            cursor.execute("select pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, _source_key(source)))
-        else:
-            cursor.execute("select pg_try_advisory_lock(%s, %s)",
-                           (LOCK_NAMESPACE, _source_key(source)))
-            if not cursor.fetchone()[0]:
-                conn.rollback()
-                raise LockBusy(f"another `leadlink load {source}` run holds the {source} lock; "
-                               f"this run stops (use --wait to queue behind it)")
-    conn.commit()
+class SourceLock:
+    """A held lease lock; `release()` gives it back (idempotent). Raises LockLost on release when
+    the lease ran out while held, so the caller can report that its work may have overlapped."""
+
+    def __init__(self, manager: AbstractContextManager[str]) -> None:
+        self._manager = manager
+        self.holder = manager.__enter__()
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._manager.__exit__(None, None, None)
+
+
+def source_lock(settings: Settings, url: str, source: str, wait: bool) -> SourceLock:
+    """Take `source`'s lock (a row in raw.locks with a lease renewed while held: safe behind a
+    transaction pooler, freed by the lease when the holder dies). Raises LockBusy unless `wait`."""
+    return SourceLock(hold(
+        url, settings.raw_schema, f"load:{source}", wait=wait, lease_seconds=lease_seconds(settings),
+        busy_message=(f"another `leadlink load {source}` run holds the {source} lock; "
+                      f"this run stops (use --wait to queue behind it)")))
+
+
+def held(settings: Settings, url: str, name: str, wait: bool,
+         busy_message: str) -> AbstractContextManager[str]:
+    """Hold lock `name` (e.g. "build") for a block, with the configured lease."""
+    return hold(url, settings.raw_schema, name, wait=wait, lease_seconds=lease_seconds(settings),
+                busy_message=busy_message)
 
 
 def get_cursor(cursor: Any, settings: Settings, source: str, scope: str) -> datetime | None:
@@ -113,26 +126,14 @@ def advance_cursor(cursor: Any, settings: Settings, source: str, scope: str, at:
     )
 
 
-def lookback(environ: Mapping[str, str]) -> timedelta:
-    value = environ.get("LEADLINK_LOOKBACK_MINUTES") or str(DEFAULT_LOOKBACK_MINUTES)
-    try:
-        return timedelta(minutes=float(value))
-    except ValueError:
-        raise ConfigError(f"LEADLINK_LOOKBACK_MINUTES must be a number of minutes, got {value!r}") from None
-
-
 def window_start(since: datetime | None, saved: datetime | None, until: datetime,
-                 environ: Mapping[str, str], initial_days_var: str, initial_days: float) -> datetime:
+                 lookback_minutes: float, initial_days: float) -> datetime:
     """--since wins; else the saved cursor minus the look-back; else `initial_days` back."""
     if since is not None:
         return since
     if saved is not None:
-        return saved - lookback(environ)
-    value = environ.get(initial_days_var) or str(initial_days)
-    try:
-        return until - timedelta(days=float(value))
-    except ValueError:
-        raise ConfigError(f"{initial_days_var} must be a number of days, got {value!r}") from None
+        return saved - timedelta(minutes=lookback_minutes)
+    return until - timedelta(days=initial_days)
 
 
 def utc_now() -> datetime:

@@ -1,11 +1,12 @@
 """The scheduled job behind `leadlink run`, and how a source's load becomes a status and an exit code.
 
 Exit status (cron, systemd timers and Kubernetes CronJobs read it):
-  0  everything configured was loaded (and dbt build passed)
-  1  a load or dbt build failed (retries exhausted, a fatal HTTP answer, a dbt error)
+  0  everything configured was loaded (and dbt build passed, and with --publish the publish)
+  1  a load, dbt build or publish failed (retries exhausted, a fatal HTTP answer, a dbt error)
   3  configuration or credentials: a missing env var, or the API refused them (the message names
      the env var to fix); also `leadlink run` with nothing configured (no pull source, no webhook)
-  75 another run holds a source's lock (EX_TEMPFAIL: try again later; `--wait` queues instead)
+  75 another run holds a lock: a source's, the build's or publish's (EX_TEMPFAIL: try again
+     later; `--wait` queues instead)
 Malformed pages or records do not fail a run: they are quarantined and reported.
 """
 
@@ -13,14 +14,20 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg2
+
+from leadlink.pipeline.publish_step import publish_changes
+from leadlink.runtime.dbt_runner import DEFAULT_FORWARD
+from loaders.database import redact_url
 from loaders.http import AuthError, HttpError
 from loaders.settings import Settings
-from loaders.state import ConfigError, LoadResult, LockBusy
+from loaders.sources import SPECS
+from loaders.state import ConfigError, LoadResult, LockBusy, LockLost, held
 
 log = logging.getLogger("leadlink.run")
 
@@ -30,11 +37,8 @@ EXIT_CONFIG = 3
 EXIT_LOCKED = 75
 SEVERITY = {EXIT_OK: 0, EXIT_FAILED: 2, EXIT_LOCKED: 1, EXIT_CONFIG: 3}
 
-WEBHOOK_ENV = ("META_APP_SECRET", "KNOWLARITY_WEBHOOK_TOKEN")
-SOURCE_ENV = {
-    "knowlarity": ("KNOWLARITY_API_KEY", "KNOWLARITY_AUTH_TOKEN"),
-    "meta": ("META_PAGE_ID", "META_PAGE_ACCESS_TOKEN"),
-}
+# the env vars each pull needs, from the one list of sources
+SOURCE_ENV = {source.name: source.pull_settings for source in SPECS.values()}
 
 
 @dataclass
@@ -64,6 +68,8 @@ def run_source(source: str, load: Callable[[], LoadResult]) -> SourceOutcome:
         result = load()
     except LockBusy as error:
         return SourceOutcome(source, "locked", EXIT_LOCKED, str(error))
+    except LockLost as error:
+        return SourceOutcome(source, "failed", EXIT_FAILED, str(error))
     except (ConfigError, AuthError) as error:
         return SourceOutcome(source, "auth" if isinstance(error, AuthError) else "config",
                              EXIT_CONFIG, str(error))
@@ -89,22 +95,57 @@ def loader_for(source: str, settings: Settings, url: str, since: datetime | None
 
 def configured(settings: Settings, source: str) -> list[str]:
     """The env vars still missing for `source` (empty: configured)."""
-    return [name for name in SOURCE_ENV[source] if not settings.environ.get(name)]
+    return settings.missing_credentials(source)
 
 
 def drain_queues(settings: Settings, url: str) -> dict[str, Any] | None:
-    """Hook for the webhook receiver (issue 7): drain the Meta leadgen queue (fetch each queued
-    lead from Graph and land it). Return a small dict for the summary, e.g.
-    {"drained": 3, "pending": 0, "failed": 0}, or None when there is no queue to drain.
-    It must not raise for a Graph outage (leads wait in the queue); raise only for real bugs."""
+    """Drain the Meta leadgen webhook queue (fetch each queued lead from Graph and land it); a
+    small dict for the summary ({"drained": 3, "pending": 0, "failed": 0}). A Graph outage does
+    not raise (the leads wait in the queue)."""
     from leadlink.receiver.worker import drain_for_run
 
     return drain_for_run(settings, url)
 
 
-def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Callable[..., Any],
-            wait: bool = False, skip_dbt: bool = False) -> dict[str, Any]:
-    url = prepare(settings)
+@dataclass(frozen=True)
+class RunOptions:
+    wait: bool = False  # queue behind a held lock instead of reporting 75
+    skip_dbt: bool = False
+    publish: bool = False
+    log_format: str = "text"  # "json": dbt's own events as JSON lines on stderr too
+    # signals that reach dbt while it runs (the --every loop keeps SIGTERM for itself)
+    forward_signals: Sequence[int] = field(default=DEFAULT_FORWARD)
+
+
+BUILD_LOCK = "build"
+
+
+def build(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions) -> tuple[str, int]:
+    """`dbt build` under the build lock (two builds at once collide on dbt's backup relations).
+    Returns (status for the summary, exit code)."""
+    try:
+        with held(settings, url, BUILD_LOCK, options.wait,
+                  "another leadlink run is building (it holds the build lock); this build is "
+                  "skipped (use --wait to queue behind it)"):
+            completed = run_dbt(settings, url, ["build"], stream=sys.stderr,
+                                log_format=options.log_format, forward_signals=options.forward_signals)
+    except LockBusy as error:
+        log.warning("%s", error)
+        return "locked (another run is building)", EXIT_LOCKED
+    except LockLost as error:
+        log.error("%s", error)
+        return "failed (build lock lost)", EXIT_FAILED
+    signalled = getattr(completed, "signalled", None)
+    if signalled:
+        return f"interrupted (signal {signalled})", EXIT_FAILED
+    if completed.returncode != 0:
+        return f"failed (exit {completed.returncode})", EXIT_FAILED
+    return "ok", EXIT_OK
+
+
+def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions,
+              publish: Callable[..., dict[str, Any]] = publish_changes) -> dict[str, Any]:
+    """Loads, the leadgen queue, dbt build, and with `options.publish` the publish: one cycle."""
     outcomes: list[SourceOutcome] = []
     for source in SOURCE_ENV:
         missing = configured(settings, source)
@@ -112,23 +153,26 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
             outcomes.append(SourceOutcome(source, "skipped", EXIT_OK,
                                           f"not configured ({', '.join(missing)} unset)"))
             continue
-        outcome = run_source(source, loader_for(source, settings, url, None, None, wait))
+        outcome = run_source(source, loader_for(source, settings, url, None, None, options.wait))
         if outcome.message and outcome.status != "ok":
             log.error("%s: %s", source, outcome.message)
         outcomes.append(outcome)
     codes = [outcome.exit_code for outcome in outcomes]
     queues = drain_queues(settings, url)
-    dbt_status = "skipped"
-    if not skip_dbt:
-        completed = run_dbt(settings, url, ["build"], capture=True)
-        for stream in (completed.stdout, completed.stderr):
-            if stream:
-                sys.stderr.write(stream)
-        dbt_status = "ok" if completed.returncode == 0 else f"failed (exit {completed.returncode})"
-        if completed.returncode != 0:
-            codes.append(EXIT_FAILED)
+    dbt_status, dbt_code = "skipped", EXIT_OK
+    if not options.skip_dbt:
+        dbt_status, dbt_code = build(settings, url, run_dbt, options)
+        codes.append(dbt_code)
+    published: dict[str, Any] | None = None
+    if options.publish:
+        if dbt_code != EXIT_OK:
+            # marts that failed to build (or are being rebuilt by another run) are not published
+            published = {"status": "skipped", "message": f"dbt build {dbt_status}"}
+        else:
+            published = publish(settings, url, options.wait)
+            codes.append(published.pop("exit_code"))
     loaded = [outcome for outcome in outcomes if outcome.status != "skipped"]
-    webhooks = [name for name in WEBHOOK_ENV if settings.environ.get(name)]
+    webhooks = settings.webhooks_configured
     if not loaded and not webhooks:
         codes.append(EXIT_CONFIG)  # nothing configured at all: a deployment mistake, say so
     exit_code = worst(codes)
@@ -139,11 +183,39 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
         "skipped": [outcome.source for outcome in outcomes if outcome.status == "skipped"],
         "webhook_queue": queues,
         "dbt_build": dbt_status,
+        "publish": published,
     }
 
 
-def summary_line(summary: dict[str, Any]) -> str:
-    parts = [f"leadlink run: {summary['status']} (exit {summary['exit_code']})"]
+def failed_summary(exit_code: int, message: str) -> dict[str, Any]:
+    """The summary of a run that stopped before its cycle (configuration, database unreachable)."""
+    return {"status": "failed", "exit_code": exit_code, "message": message, "sources": [],
+            "skipped": [], "webhook_queue": None, "dbt_build": "skipped", "publish": None}
+
+
+def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Callable[..., Any],
+            options: RunOptions | None = None,
+            publish: Callable[..., dict[str, Any]] = publish_changes) -> dict[str, Any]:
+    """Resolve and migrate the database, then one cycle. Never raises for configuration or an
+    unreachable database: those are a summary with exit 3 / 1, so `--json` always prints one."""
+    try:
+        url = prepare(settings)
+    except ConfigError as error:
+        return failed_summary(EXIT_CONFIG, str(error))
+    except (psycopg2.Error, RuntimeError, OSError) as error:
+        message = redact_url(str(error).strip().splitlines()[0] if str(error).strip() else
+                             type(error).__name__)
+        return failed_summary(EXIT_FAILED, f"database: {message}")
+    try:
+        return run_cycle(settings, url, run_dbt, options or RunOptions(), publish)
+    except ConfigError as error:
+        return failed_summary(EXIT_CONFIG, str(error))
+
+
+def summary_line(summary: dict[str, Any], command: str = "leadlink run") -> str:
+    parts = [f"{command}: {summary['status']} (exit {summary['exit_code']})"]
+    if summary.get("message"):
+        parts.append(summary["message"][:300])
     for entry in summary["sources"]:
         if entry["status"] == "skipped":
             continue
@@ -165,6 +237,16 @@ def summary_line(summary: dict[str, Any]) -> str:
         parts.append("webhook queue " + ", ".join(f"{k} {v}" for k, v in
                                                    summary["webhook_queue"].items()))
     parts.append(f"dbt build {summary['dbt_build']}")
+    if summary.get("publish"):
+        parts.append(publish_text(summary["publish"]))
     if "seconds" in summary:
         parts.append(f"{summary['seconds']}s")
     return "; ".join(parts)
+
+
+def publish_text(published: dict[str, Any]) -> str:
+    if published["status"] != "ok":
+        return f"publish {published['status']} ({str(published.get('message', ''))[:200]})"
+    written = {name: count for name, count in (published.get("rows") or {}).items() if count}
+    counts = ", ".join(f"{name} {count}" for name, count in written.items()) or "nothing new"
+    return f"publish ok: batch {published.get('batch_id')}, {counts}"

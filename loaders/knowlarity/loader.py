@@ -16,28 +16,26 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from loaders.database import connect
-from loaders.knowlarity.client import KnowlarityClient, KnowlarityConfig, ist_text
+from loaders.knowlarity.client import KnowlarityClient, ist_text
 from loaders.landing import finish_batch, start_batch
 from loaders.progress import Progress
 from loaders.settings import Settings
 from loaders.shapes import Item, Record, Rejected, split_payload
+from loaders.sources import Source
 from loaders.state import (
     ConfigError,
     LoadResult,
-    acquire_source_lock,
     get_cursor,
     land_page,
+    source_lock,
     utc_now,
     window_start,
 )
 
 log = logging.getLogger("leadlink.knowlarity")
 
-SOURCE = "knowlarity"
+SOURCE: Source = "knowlarity"
 SCOPE = "calllog"
-DEFAULT_CHUNK_HOURS = 24.0
-DEFAULT_MAX_PASSES = 3
-INITIAL_DAYS = 7.0
 MAX_CONSECUTIVE_BAD_PAGES = 3
 
 
@@ -47,14 +45,6 @@ def chunks(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[da
         chunk_end = min(cursor + size, end)
         yield cursor, chunk_end
         cursor = chunk_end
-
-
-def _number(settings: Settings, name: str, default: float) -> float:
-    value = settings.environ.get(name)
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
 
 
 class _ChunkLoader:
@@ -127,27 +117,23 @@ def load_knowlarity(settings: Settings, url: str, since: datetime | None = None,
                     until: datetime | None = None, wait: bool = False,
                     client: KnowlarityClient | None = None,
                     progress: Progress | None = None) -> LoadResult:
-    config = KnowlarityConfig.from_environ(settings.environ)
     if client is None:
-        missing = config.missing()
+        missing = settings.missing_credentials(SOURCE)
         if missing:
             raise ConfigError(f"knowlarity: set {' and '.join(missing)} to pull the call log")
-        client = KnowlarityClient.from_environ(settings.environ)
+        client = KnowlarityClient.from_settings(settings)
     progress = progress or Progress("knowlarity")
-    chunk_size = timedelta(hours=_number(settings, "LEADLINK_KNOWLARITY_CHUNK_HOURS",
-                                         DEFAULT_CHUNK_HOURS))
-    if chunk_size <= timedelta(0):
-        raise ConfigError("LEADLINK_KNOWLARITY_CHUNK_HOURS must be positive")
-    max_passes = max(1, int(_number(settings, "LEADLINK_KNOWLARITY_MAX_PASSES", DEFAULT_MAX_PASSES)))
+    chunk_size = timedelta(hours=settings.knowlarity.chunk_hours)
+    max_passes = settings.knowlarity.max_passes
     result = LoadResult(SOURCE)
+    lock = source_lock(settings, url, SOURCE, wait)
     conn = connect(url, "leadlink-load-knowlarity")
     try:
-        acquire_source_lock(conn, SOURCE, wait)
         end = until or utc_now()
         with conn.cursor() as cursor:
             saved = get_cursor(cursor, settings, SOURCE, SCOPE)
-        start = window_start(since, saved, end, settings.environ,
-                             "LEADLINK_KNOWLARITY_INITIAL_DAYS", INITIAL_DAYS)
+        start = window_start(since, saved, end, settings.lookback_minutes,
+                             settings.knowlarity.initial_days)
         result.window = (start.isoformat(), end.isoformat())
         with conn.cursor() as cursor:
             result.batch_id = start_batch(cursor, settings, SOURCE, "api", {
@@ -182,4 +168,5 @@ def load_knowlarity(settings: Settings, url: str, since: datetime | None = None,
         conn.commit()
     finally:
         conn.close()
+        lock.release()
     return result

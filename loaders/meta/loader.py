@@ -10,24 +10,24 @@ from datetime import datetime
 from loaders.database import connect
 from loaders.http import AuthError, HttpError
 from loaders.landing import finish_batch, start_batch
-from loaders.meta.client import GraphClient, GraphConfig, GraphPageError
+from loaders.meta.client import GraphClient, GraphPageError
 from loaders.progress import Progress
 from loaders.settings import Settings
 from loaders.shapes import Item, Rejected, split_payload
+from loaders.sources import Source
 from loaders.state import (
     ConfigError,
     LoadResult,
-    acquire_source_lock,
     get_cursor,
     land_page,
+    source_lock,
     utc_now,
     window_start,
 )
 
 log = logging.getLogger("leadlink.meta")
 
-SOURCE = "meta"
-INITIAL_DAYS = 90.0  # Graph keeps leads for 90 days
+SOURCE: Source = "meta"
 
 
 def _has_next(document: object) -> bool:
@@ -38,17 +38,16 @@ def _has_next(document: object) -> bool:
 def load_meta(settings: Settings, url: str, since: datetime | None = None,
               until: datetime | None = None, forms: tuple[str, ...] = (), wait: bool = False,
               client: GraphClient | None = None, progress: Progress | None = None) -> LoadResult:
-    config = GraphConfig.from_environ(settings.environ)
     if client is None:
-        missing = config.missing()
+        missing = settings.missing_credentials(SOURCE)
         if missing:
             raise ConfigError(f"meta: set {' and '.join(missing)} to pull leads")
-        client = GraphClient.from_environ(settings.environ)
+        client = GraphClient.from_settings(settings)
     progress = progress or Progress("meta")
     result = LoadResult(SOURCE)
+    lock = source_lock(settings, url, SOURCE, wait)
     conn = connect(url, "leadlink-load-meta")
     try:
-        acquire_source_lock(conn, SOURCE, wait)
         end = until or utc_now()
         with conn.cursor() as cursor:
             result.batch_id = start_batch(cursor, settings, SOURCE, "api", {
@@ -68,8 +67,8 @@ def load_meta(settings: Settings, url: str, since: datetime | None = None,
                 with conn.cursor() as cursor:
                     saved = get_cursor(cursor, settings, SOURCE, scope)
                 conn.rollback()
-                start = window_start(since, saved, end, settings.environ,
-                                     "LEADLINK_META_INITIAL_DAYS", INITIAL_DAYS)
+                start = window_start(since, saved, end, settings.lookback_minutes,
+                                     settings.meta.initial_days)
                 try:
                     _load_form(conn, settings, client, result, progress, form_id, scope, start, end)
                 except AuthError:
@@ -99,6 +98,7 @@ def load_meta(settings: Settings, url: str, since: datetime | None = None,
         conn.commit()
     finally:
         conn.close()
+        lock.release()
     return result
 
 

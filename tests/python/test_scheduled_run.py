@@ -12,17 +12,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-import psycopg2
 import pytest
 from dbhelpers import query
 from fakes import FakeGraph, FakeKnowlarity
 from fakes.data import make_calls, make_leads
 
-from loaders.state import acquire_source_lock
+from loaders.state import source_lock
 
 NOW = datetime(2025, 12, 6, 12, 0, tzinfo=UTC)
 FAST = {"LEADLINK_HTTP_BACKOFF_BASE": "0.001", "LEADLINK_HTTP_MAX_SERVER_WAIT": "0.01",
-        "LEADLINK_HTTP_TIMEOUT": "2", "LEADLINK_HTTP_MAX_ATTEMPTS": "6"}
+        "LEADLINK_HTTP_TIMEOUT": "2", "LEADLINK_HTTP_MAX_ATTEMPTS": "6",
+        "LEADLINK_LOCK_LEASE_SECONDS": "2"}
 LEADLINK = str(Path(sys.executable).parent / "leadlink")
 WINDOW = ["--since", "2025-12-04T00:00:00Z", "--until", NOW.isoformat()]
 
@@ -57,7 +57,8 @@ def test_kill_9_in_the_middle_then_rerun_lands_everything_exactly_once(slow_know
     process.wait()
     partial = landed(database_url)[0]
     assert 0 < partial < 600
-    again = spawn(leadlink_env, slow_knowlarity, "load", "knowlarity", *WINDOW)
+    # the killed run's lock lives on until its lease (2 s here) runs out: --wait queues behind it
+    again = spawn(leadlink_env, slow_knowlarity, "load", "knowlarity", "--wait", *WINDOW)
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     assert landed(database_url) == (600, 600)
@@ -87,10 +88,9 @@ def test_two_runs_at_once_second_exits_75_or_waits(slow_knowlarity, leadlink_env
     assert landed(database_url) == (600, 600)
 
 
-def test_lock_is_per_source(leadlink_env, database_url, run_cli):
-    conn = psycopg2.connect(database_url)
+def test_lock_is_per_source(leadlink_env, database_url, run_cli, settings):
+    lock = source_lock(settings, database_url, "meta", wait=False)
     try:
-        acquire_source_lock(conn, "meta", wait=False)
         with FakeKnowlarity(make_calls(5, NOW - timedelta(minutes=1))) as fake:
             ok = run_cli("load", "knowlarity", *WINDOW, extra_env=fake.env())
         assert ok.exit_code == 0, ok.stderr
@@ -98,7 +98,8 @@ def test_lock_is_per_source(leadlink_env, database_url, run_cli):
             busy = run_cli("load", "meta", *WINDOW, extra_env=graph.env())
         assert busy.exit_code == 75
     finally:
-        conn.close()
+        lock.release()
+    assert query(database_url, "select count(*) from raw.locks")[0][0] == 0
 
 
 @pytest.fixture
@@ -106,9 +107,11 @@ def fake_dbt(monkeypatch):
     calls: list[list[str]] = []
     outcome = {"code": 0}
 
-    def run_dbt(settings, url, args, capture=False):
+    def run_dbt(settings, url, args, capture=False, stream=None, log_format=None, forward_signals=()):
         calls.append(list(args))
-        return SimpleNamespace(returncode=outcome["code"], stdout="dbt says hi\n", stderr="")
+        if stream is not None:
+            stream.write("dbt says hi\n")
+        return SimpleNamespace(returncode=outcome["code"], stdout="", stderr="", signalled=None)
 
     monkeypatch.setattr("leadlink.cli.run.run_dbt", run_dbt)
     return SimpleNamespace(calls=calls, outcome=outcome)
