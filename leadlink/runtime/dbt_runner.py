@@ -7,6 +7,8 @@ PostgreSQL can copy the same file to ~/.dbt/profiles.yml and run plain `dbt buil
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -80,6 +82,27 @@ FORWARDED = {signal.SIGTERM: signal.SIGINT, signal.SIGINT: signal.SIGINT}
 DEFAULT_FORWARD = (signal.SIGTERM, signal.SIGINT)
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGINT when leadlink dies (even by `kill -9`), so no dbt
+    outlives the run whose lock covered it and collides with the next run's build."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    except (OSError, AttributeError):
+        pass  # not Linux: the lock's lease still bounds the overlap
+
+
+def _child_options() -> dict[str, object]:
+    """Own process group (we forward signals ourselves, once) and death with the parent."""
+    options: dict[str, object] = {"process_group": 0}
+    if sys.platform.startswith("linux"):
+        options["preexec_fn"] = _die_with_parent
+    return options
+
+
 class ChildRun(subprocess.CompletedProcess):
     """A finished child, and the signal that made leadlink stop it (None: it ended by itself)."""
 
@@ -144,14 +167,14 @@ def run_dbt(settings: Settings, url: str, args: Sequence[str], capture: bool = F
     if capture:
         with subprocess.Popen(command, cwd=settings.project_dir, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              process_group=0) as process:
+                              **_child_options()) as process:
             with forwarding(process, forward_signals, received):
                 out, err = process.communicate()
         return ChildRun(command, process.returncode, out, err, received[0] if received else None)
     piped = subprocess.PIPE if stream is not None else None
     with subprocess.Popen(command, cwd=settings.project_dir, env=env, text=True, bufsize=1,
                           stdout=piped, stderr=subprocess.STDOUT if piped else None,
-                          process_group=0) as process:
+                          **_child_options()) as process:
         with forwarding(process, forward_signals, received):
             if stream is not None and process.stdout is not None:
                 for line in process.stdout:
@@ -164,6 +187,6 @@ def run_dbt(settings: Settings, url: str, args: Sequence[str], capture: bool = F
 def run_with_dbt_env(settings: Settings, url: str, command: Sequence[str]) -> int:
     received: list[int] = []
     with subprocess.Popen(list(command), cwd=settings.project_dir, env=dbt_environment(settings, url),
-                          process_group=0) as process:
+                          **_child_options()) as process:
         with forwarding(process, DEFAULT_FORWARD, received):
             return process.wait()

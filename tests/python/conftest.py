@@ -77,3 +77,18 @@ def run_cli(leadlink_env: dict[str, str]):
         return invoke({**leadlink_env, **(extra_env or {})}, *args, input=input)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """A real PgBouncer in transaction mode in front of the test server (see pgbouncer.py);
+    `pgbouncer.url_for(database_url)` is the same database through the pooler."""
+    from pgbouncer import PgBouncer, PgBouncerUnavailable
+
+    bouncer = PgBouncer(pg_admin_url, tmp_path_factory.mktemp("pgbouncer"))
+    try:
+        bouncer.start()
+    except PgBouncerUnavailable as error:
+        pytest.skip(f"no PgBouncer: {error}")
+    yield bouncer
+    bouncer.stop()
