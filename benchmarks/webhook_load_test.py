@@ -31,7 +31,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,8 @@ from pathlib import Path
 
 import httpx
 import psycopg2
+
+from leadlink.runtime.ports import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 LEADLINK = [sys.executable, "-m", "leadlink.cli.main"]
@@ -140,12 +141,6 @@ def make_deliveries(count: int, redelivery_share: float, seed: int) -> list[Deli
 
 
 # --- processes -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def leadlink(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([*LEADLINK, *args], env=env, cwd=PROJECT_DIR, capture_output=True,
                           text=True, timeout=180)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.errors
@@ -20,17 +21,41 @@ log = logging.getLogger("leadlink.database")
 MIGRATION_LOCK_KEY = 7_310_001  # advisory lock id serialising migrations across processes
 
 
+SECRET_QUERY_PARAMS = frozenset({
+    "access_token", "appsecret_proof", "client_secret", "token", "api_key", "key", "password",
+})
+_DSN_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """The URL without its password, safe to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL (or libpq key=value string) with its password and secret query parameters
+    (`access_token`, `password`, ...) replaced by ***: safe to print or log."""
+    text = str(url)
+    if "://" not in text:
+        return _DSN_PASSWORD.sub(r"\1***", text)
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return "<unparseable url>"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name.lower() in SECRET_QUERY_PARAMS for name, _ in query):
+        cleaned = [(name, "***" if name.lower() in SECRET_QUERY_PARAMS else value)
+                   for name, value in query]
+        parts = parts._replace(query=urlencode(cleaned, safe="*[]{}:,\"'"))
+    if password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1))
+    return urlunsplit(parts)
+
+
+def redact_urls_in(text: str) -> str:
+    """Every URL inside a message redacted (and libpq `password=` values)."""
+    return _DSN_PASSWORD.sub(r"\1***", _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text))
 
 
 def ensure_database_exists(admin_url: str, database: str) -> None:
-    conn = psycopg2.connect(admin_url, connect_timeout=10)
+    conn = connect(admin_url, "leadlink-admin")
     conn.autocommit = True
     try:
         with conn.cursor() as cursor:
@@ -44,8 +69,11 @@ def ensure_database_exists(admin_url: str, database: str) -> None:
         conn.close()
 
 
-def connect(url: str, application_name: str = "leadlink") -> psycopg2.extensions.connection:
-    return psycopg2.connect(url, application_name=application_name, connect_timeout=10)
+def connect(url: str, application_name: str = "leadlink", *, connect_timeout: int = 10,
+            **options: object) -> psycopg2.extensions.connection:
+    """The one way leadlink opens a connection (every module goes through here)."""
+    return psycopg2.connect(url, application_name=application_name, connect_timeout=connect_timeout,
+                            **options)
 
 
 @contextmanager

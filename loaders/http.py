@@ -30,11 +30,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from loaders.database import redact_url
+from loaders.settings import HttpSettings
+
 log = logging.getLogger("leadlink.http")
 
-SECRET_QUERY_PARAMS = frozenset({
-    "access_token", "appsecret_proof", "client_secret", "token", "api_key", "key", "password",
-})
 RETRIABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -96,38 +96,23 @@ class RetryPolicy:
     connect_timeout: float = 10.0
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> RetryPolicy:
-        def number(name: str, default: float) -> float:
-            value = environ.get(name)
-            return float(value) if value not in (None, "") else default
-
-        return cls(
-            max_attempts=max(1, int(number("LEADLINK_HTTP_MAX_ATTEMPTS", cls.max_attempts))),
-            backoff_base=number("LEADLINK_HTTP_BACKOFF_BASE", cls.backoff_base),
-            backoff_cap=number("LEADLINK_HTTP_BACKOFF_CAP", cls.backoff_cap),
-            max_server_wait=number("LEADLINK_HTTP_MAX_SERVER_WAIT", cls.max_server_wait),
-            timeout=number("LEADLINK_HTTP_TIMEOUT", cls.timeout),
-            connect_timeout=number("LEADLINK_HTTP_CONNECT_TIMEOUT", cls.connect_timeout),
-        )
+    def from_settings(cls, http: HttpSettings) -> RetryPolicy:
+        return cls(max_attempts=http.max_attempts, backoff_base=http.backoff_base,
+                   backoff_cap=http.backoff_cap, max_server_wait=http.max_server_wait,
+                   timeout=http.timeout, connect_timeout=http.connect_timeout)
 
 
-# --- redaction --------------------------------------------------------------------------------
-def redact_url(url: str) -> str:
-    """The URL with secret query parameters (and any userinfo password) replaced by ***."""
-    try:
-        parts = urlsplit(str(url))
-    except ValueError:
-        return "<unparseable url>"
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(name.lower() in SECRET_QUERY_PARAMS for name, _ in query):
-        cleaned = [(name, "***" if name.lower() in SECRET_QUERY_PARAMS else value)
-                   for name, value in query]
-        parts = parts._replace(query=urlencode(cleaned, safe="*[]{}:,\"'"))
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    return urlunsplit(parts)
+def backoff_delay(attempt: int, base: float, cap: float, random: Callable[[], float] = random_module.random,
+                  *, least_share: float = 0.0) -> float:
+    """The project's one backoff formula: exponential, capped, jittered. Attempt n (from 0) waits
+    uniformly between `least_share` and all of min(cap, base * 2**n): full jitter with 0 (the HTTP
+    retries, many clients spreading out), half jitter with 0.5 (the leadgen queue, whose rows must
+    not fall due again at once)."""
+    ceiling = min(cap, base * (2 ** max(0, attempt)))
+    return ceiling * (least_share + (1.0 - least_share) * random())
 
 
+# --- redaction (redact_url lives with the connections: one for URLs of every kind) --------
 def strip_query_params(url: str, names: Iterable[str]) -> str:
     """The URL without the named query parameters (to follow Graph's paging.next without the
     token it embeds; we send ours in a header instead)."""
@@ -253,8 +238,7 @@ class HttpClient:
     def backoff(self, attempt: int, floor: float = 0.0) -> float:
         """Full jitter: uniform(0, min(cap, base * 2**attempt)), never below the server's floor
         (itself capped by max_server_wait)."""
-        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * (2 ** attempt))
-        jittered = self.random() * ceiling
+        jittered = backoff_delay(attempt, self.policy.backoff_base, self.policy.backoff_cap, self.random)
         return max(jittered, min(floor, self.policy.max_server_wait))
 
     def get(self, url: str, params: Mapping[str, Any] | None = None,
@@ -308,6 +292,6 @@ class HttpClient:
 __all__ = [
     "Auth", "AuthError", "Classifier", "Decision", "Fatal", "FatalHttpError", "HttpClient",
     "HttpError", "Retry", "RetriesExhausted", "RetryPolicy", "Scrubber",
-    "business_use_case_wait", "default_classifier", "redact_url", "retry_after_seconds",
+    "backoff_delay", "business_use_case_wait", "default_classifier", "redact_url", "retry_after_seconds",
     "strip_query_params",
 ]

@@ -9,6 +9,10 @@ import sys
 from datetime import UTC, datetime
 
 _DIGIT = re.compile(r"\d")
+# a run of 8+ digits, optionally with single spaces, dashes, dots or brackets between them and a
+# leading '+': how phone numbers appear in payloads, PostgreSQL messages and tracebacks
+# (ISO dates are left alone)
+_PHONE_LIKE = re.compile(r"(?<![\w*])(?!\d{4}-\d\d-\d\d)\+?\(?\d(?:[ \-.()]?\d){7,}(?![\w*])")
 
 
 def mask_phone(value: object) -> str:
@@ -25,7 +29,24 @@ def mask_phone(value: object) -> str:
     )
 
 
-class JsonFormatter(logging.Formatter):
+def mask_phones(text: str) -> str:
+    """`text` with everything that looks like a phone number masked (mask_phone)."""
+    return _PHONE_LIKE.sub(lambda match: mask_phone(match.group(0)), text)
+
+
+class _MaskingFormatter(logging.Formatter):
+    """Tracebacks can quote payload values (PostgreSQL's DETAIL / CONTEXT lines, an exception
+    about a record): phone numbers in them are masked before the line is written."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return mask_phones(super().formatException(ei))
+
+
+class TextFormatter(_MaskingFormatter):
+    pass
+
+
+class JsonFormatter(_MaskingFormatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
@@ -46,7 +67,7 @@ def configure_logging(log_format: str = "text", verbose: bool = False) -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("leadlink")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

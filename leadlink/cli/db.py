@@ -60,10 +60,13 @@ def db_status(ctx: click.Context) -> None:
 
 
 @db.command("url")
+@click.option("--show-password", is_flag=True,
+              help="Print the password too (default: replaced by ***; the embedded server has none).")
 @click.pass_context
-def db_url(ctx: click.Context) -> None:
+def db_url(ctx: click.Context, show_password: bool) -> None:
     """Print the database URL (psql accepts it), starting the embedded server if needed."""
-    click.echo(resolve_database_url(settings_of(ctx)))
+    url = resolve_database_url(settings_of(ctx))
+    click.echo(url if show_password else redact_url(url))
 
 
 @click.command()

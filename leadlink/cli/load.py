@@ -12,6 +12,7 @@ import click
 from leadlink.cli.context import settings_of
 from leadlink.pipeline.scheduled_run import EXIT_LOCKED, SourceOutcome, loader_for, run_source
 from leadlink.runtime.database import prepare
+from loaders.sources import SOURCES
 from loaders.state import parse_time
 
 
@@ -21,7 +22,7 @@ def load() -> None:
 
 
 @load.command("file")
-@click.option("--source", type=click.Choice(["knowlarity", "meta"]), required=True,
+@click.option("--source", type=click.Choice(SOURCES), required=True,
               help="Which vendor's shapes the files hold.")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -23,7 +23,8 @@ PHONE_SEEDS = ["phone_regions", "phone_valid_patterns", "phone_test_numbers"]
 
 
 def function_schema(settings: Settings) -> str:
-    return settings.environ.get("LEADLINK_FUNCTION_SCHEMA", "leadlink")
+    """LEADLINK_FUNCTION_SCHEMA: dbt installs the functions there too (macro phone_function_schema)."""
+    return settings.function_schema
 
 
 def functions_installed(url: str, schema: str) -> bool:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +32,11 @@ from leadlink.receiver import intake
 from leadlink.receiver.pool import CONNECTION_ERRORS, ConnectionPool, PoolTimeout
 from leadlink.receiver.signature import meta_signature_valid, token_valid
 from leadlink.receiver.worker import BackgroundWorker, LeadFetcher, WorkerConfig
-from loaders.settings import Settings
+from loaders.settings import Settings, WebhookSettings
 
 log = logging.getLogger("leadlink.webhooks")
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = WebhookSettings.max_body_bytes
 TOKEN_HEADER = "x-leadlink-token"
 SIGNATURE_HEADER = "x-hub-signature-256"
 
@@ -53,15 +52,15 @@ class ReceiverConfig:
     run_worker: bool = True
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> ReceiverConfig:
+    def from_settings(cls, settings: Settings) -> ReceiverConfig:
+        hooks = settings.webhooks
         return cls(
-            meta_app_secret=environ.get("META_APP_SECRET") or None,
-            meta_verify_token=environ.get("META_VERIFY_TOKEN") or None,
-            knowlarity_token=environ.get("KNOWLARITY_WEBHOOK_TOKEN") or None,
-            max_body_bytes=int(environ.get("LEADLINK_WEBHOOK_MAX_BODY_BYTES") or MAX_BODY_BYTES),
-            pool_size=int(environ.get("LEADLINK_WEBHOOK_POOL_SIZE") or cls.pool_size),
-            run_worker=(environ.get("LEADLINK_WEBHOOK_WORKER") or "on").lower()
-            not in ("0", "off", "false", "no"),
+            meta_app_secret=settings.meta.app_secret,
+            meta_verify_token=settings.meta.verify_token,
+            knowlarity_token=settings.knowlarity.webhook_token,
+            max_body_bytes=hooks.max_body_bytes,
+            pool_size=hooks.pool_size,
+            run_worker=hooks.run_worker,
         )
 
     def missing(self) -> list[str]:
@@ -218,9 +217,9 @@ def _store_knowlarity(conn: Any, settings: Settings, raw: bytes, items: list | N
 def create_app(settings: Settings, url: str, config: ReceiverConfig | None = None,
                fetch: LeadFetcher | None = None,
                worker_config: WorkerConfig | None = None) -> Starlette:
-    config = config or ReceiverConfig.from_environ(settings.environ)
+    config = config or ReceiverConfig.from_settings(settings)
     receiver = Receiver(settings, url, config,
-                        fetch, worker_config or WorkerConfig.from_environ(settings.environ))
+                        fetch, worker_config or WorkerConfig.from_settings(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -260,13 +259,14 @@ def create_app_from_environ() -> Starlette:
     """The factory each `leadlink serve` worker process calls (the parent resolved the URL)."""
     from loaders.logging_utils import configure_logging
 
-    configure_logging(os.environ.get("LEADLINK_LOG_FORMAT") or "text")
+    # the parent `leadlink serve` checked these settings already: a bad value cannot get here
+    settings = Settings.from_environ()
+    configure_logging(settings.log_format)
     # Database calls run in threads; with the default 5 ms GIL switch interval a thread whose
     # query has returned waits behind the busy event loop (the "convoy effect"), which is most of
     # a request's latency under load.
-    sys.setswitchinterval(float(os.environ.get("LEADLINK_SWITCH_INTERVAL") or 0.0005))
-    settings = Settings.from_environ()
-    url = os.environ.get(SERVE_URL_ENV)
+    sys.setswitchinterval(settings.webhooks.switch_interval)
+    url = settings.webhooks.serve_database_url
     if not url:
         from leadlink.runtime.database import resolve_database_url
 

@@ -11,22 +11,19 @@ from typing import Any
 from loaders.http import RetryPolicy
 from loaders.settings import Settings
 
-DEFAULT_ATTEMPTS_PER_FETCH = 3
 DEFAULT_BACKOFF_CAP = 5.0
 
 
 def lead_fetcher(settings: Settings, **client_kwargs: Any) -> Callable[[str], Mapping[str, Any]]:
     from loaders.meta.client import GraphClient, GraphConfig
 
-    environ = settings.environ
-    policy = RetryPolicy.from_environ(environ)
-    if not environ.get("LEADLINK_HTTP_MAX_ATTEMPTS"):
+    policy = RetryPolicy.from_settings(settings.http)
+    if not settings.http.max_attempts_set:
         policy = dataclasses.replace(
             policy,
-            max_attempts=int(environ.get("LEADLINK_WEBHOOK_GRAPH_ATTEMPTS")
-                             or DEFAULT_ATTEMPTS_PER_FETCH),
+            max_attempts=settings.webhooks.graph_attempts,
             backoff_cap=min(policy.backoff_cap, DEFAULT_BACKOFF_CAP),
             max_server_wait=min(policy.max_server_wait, 60.0),
         )
-    client = GraphClient(GraphConfig.from_environ(environ), policy, **client_kwargs)
+    client = GraphClient(GraphConfig.from_settings(settings), policy, **client_kwargs)
     return client.get_lead

@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg2 import sql
 
+from loaders.http import backoff_delay
 from loaders.settings import Settings
 
 
@@ -56,9 +57,9 @@ def mark_done(cursor: Any, settings: Settings, leadgen_id: str, batch_id: int) -
 
 def retry_delay(attempts: int, base: float, cap: float,
                 rand: Callable[[], float] = random.random) -> float:
-    """Exponential with jitter: between half and all of min(cap, base * 2**(attempts-1))."""
-    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
-    return ceiling * (0.5 + 0.5 * rand())
+    """The project's backoff (loaders.http.backoff_delay) with half jitter: between half and all
+    of min(cap, base * 2**(attempts-1)), so a failed row never falls due again at once."""
+    return backoff_delay(attempts - 1, base, cap, rand, least_share=0.5)
 
 
 def mark_retry(cursor: Any, settings: Settings, leadgen_id: str, delay_seconds: float,

@@ -43,20 +43,12 @@ class WorkerConfig:
     poll_seconds: float = 2.0
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> WorkerConfig:
-        def number(name: str, default: float) -> float:
-            value = environ.get(name)
-            return float(value) if value not in (None, "") else default
-
-        return cls(
-            batch_size=int(number("LEADLINK_WEBHOOK_BATCH_SIZE", cls.batch_size)),
-            lease_seconds=number("LEADLINK_WEBHOOK_LEASE_SECONDS", cls.lease_seconds),
-            retry_base_seconds=number("LEADLINK_WEBHOOK_RETRY_BASE_SECONDS",
-                                      cls.retry_base_seconds),
-            retry_cap_seconds=number("LEADLINK_WEBHOOK_RETRY_CAP_SECONDS", cls.retry_cap_seconds),
-            fail_after=int(number("LEADLINK_WEBHOOK_FAIL_AFTER", cls.fail_after)),
-            poll_seconds=number("LEADLINK_WEBHOOK_POLL_SECONDS", cls.poll_seconds),
-        )
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        hooks = settings.webhooks
+        return cls(batch_size=hooks.batch_size, lease_seconds=hooks.lease_seconds,
+                   retry_base_seconds=hooks.retry_base_seconds,
+                   retry_cap_seconds=hooks.retry_cap_seconds, fail_after=hooks.fail_after,
+                   poll_seconds=hooks.poll_seconds)
 
 
 @dataclass
@@ -76,7 +68,7 @@ class DrainCounts:
 
 
 def graph_fetcher(settings: Settings) -> LeadFetcher:
-    """`GraphClient(...).get_lead` from the Meta loader (issue 6), built from the environment."""
+    """`GraphClient(...).get_lead` from the Meta loader, built from the settings."""
     from leadlink.receiver.graph import lead_fetcher
 
     return lead_fetcher(settings)
@@ -142,7 +134,7 @@ def process_due(conn: psycopg2.extensions.connection, settings: Settings, fetch:
 def drain(settings: Settings, url: str, fetch: LeadFetcher | None = None,
           config: WorkerConfig | None = None, stop: threading.Event | None = None) -> DrainCounts:
     """Process every row that is due now (rows waiting out a backoff stay for later)."""
-    config = config or WorkerConfig.from_environ(settings.environ)
+    config = config or WorkerConfig.from_settings(settings)
     fetch = fetch or graph_fetcher(settings)
     total = DrainCounts()
     conn = connect(url, "leadlink-leadgen-worker")
@@ -191,7 +183,7 @@ class BackgroundWorker:
 
     def _drain_once(self) -> DrainCounts:
         if self._fetch is None:
-            if not self.settings.environ.get("META_PAGE_ACCESS_TOKEN"):
+            if not self.settings.meta.page_access_token:
                 if not self._warned:
                     log.warning("META_PAGE_ACCESS_TOKEN is not set: leadgen notifications are "
                                 "stored and queued, and wait until it is")
@@ -229,7 +221,7 @@ def drain_for_run(settings: Settings, url: str) -> dict[str, Any]:
         conn.rollback()
     conn.close()
     summary: dict[str, Any] = {"drained": 0, "retried": 0}
-    if before.get("pending") and not settings.environ.get("META_PAGE_ACCESS_TOKEN"):
+    if before.get("pending") and not settings.meta.page_access_token:
         summary["message"] = "META_PAGE_ACCESS_TOKEN is not set: queued leads wait"
     elif before.get("pending"):
         counts = drain(settings, url)

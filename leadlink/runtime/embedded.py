@@ -14,7 +14,6 @@ import logging
 import os
 import pwd
 import shutil
-import socket
 import stat
 import subprocess
 import warnings
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from leadlink.runtime.ports import free_port, port_is_free
 
 log = logging.getLogger("leadlink.embedded")
 
@@ -98,22 +99,6 @@ def _pg(command: str, args: list[str], *, check: bool = True, timeout: float = 1
         timeout=timeout,
         cwd="/",
     )
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _read_postmaster_pid(pgdata: Path) -> tuple[int | None, int | None]:
@@ -198,9 +183,9 @@ class EmbeddedServer:
             pass
         candidates.append(self.preferred_port)
         for port in candidates:
-            if _port_is_free(port):
+            if port_is_free(port):
                 return port
-        port = _free_port()
+        port = free_port()
         log.info("port %s is busy; using free port %s", candidates[-1], port)
         return port
 

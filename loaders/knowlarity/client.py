@@ -9,7 +9,7 @@ between pages (see loaders/knowlarity/loader.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 
 from loaders.http import HttpClient, RetryPolicy
+from loaders.settings import KnowlaritySettings, Settings
 
-DEFAULT_BASE_URL = "https://kpi.knowlarity.com"
-DEFAULT_CHANNEL = "Basic"
-DEFAULT_PAGE_SIZE = 500
+DEFAULT_BASE_URL = KnowlaritySettings.base_url
+DEFAULT_CHANNEL = KnowlaritySettings.channel
+DEFAULT_PAGE_SIZE = KnowlaritySettings.page_size
 IST = timezone(timedelta(hours=5, minutes=30))
 AUTH_HINT = "check KNOWLARITY_API_KEY (x-api-key) and KNOWLARITY_AUTH_TOKEN (authorization)"
 
@@ -39,18 +40,10 @@ class KnowlarityConfig:
     page_size: int = DEFAULT_PAGE_SIZE
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> KnowlarityConfig:
-        return cls(
-            base_url=(environ.get("KNOWLARITY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            channel=environ.get("KNOWLARITY_CHANNEL") or DEFAULT_CHANNEL,
-            api_key=environ.get("KNOWLARITY_API_KEY") or None,
-            auth_token=environ.get("KNOWLARITY_AUTH_TOKEN") or None,
-            page_size=int(environ.get("LEADLINK_KNOWLARITY_PAGE_SIZE") or DEFAULT_PAGE_SIZE),
-        )
-
-    def missing(self) -> list[str]:
-        return [name for name, value in (("KNOWLARITY_API_KEY", self.api_key),
-                                         ("KNOWLARITY_AUTH_TOKEN", self.auth_token)) if not value]
+    def from_settings(cls, settings: Settings) -> KnowlarityConfig:
+        source = settings.knowlarity
+        return cls(base_url=source.base_url, channel=source.channel, api_key=source.api_key,
+                   auth_token=source.auth_token, page_size=source.page_size)
 
 
 @dataclass(frozen=True)
@@ -99,8 +92,9 @@ class KnowlarityClient:
         self.url = f"{config.base_url}/{config.channel}/v1/account/calllog"
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **kwargs: Any) -> KnowlarityClient:
-        return cls(KnowlarityConfig.from_environ(environ), RetryPolicy.from_environ(environ), **kwargs)
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> KnowlarityClient:
+        return cls(KnowlarityConfig.from_settings(settings), RetryPolicy.from_settings(settings.http),
+                   **kwargs)
 
     def __repr__(self) -> str:
         return f"KnowlarityClient({self.url})"

@@ -4,7 +4,7 @@ The page access token travels in the `Authorization: Bearer` header, never in a 
 Graph's `paging.next` links embed the token as `access_token=`: we drop that parameter before
 following them (the header still authenticates) and only follow links to the configured host.
 
-Interface used elsewhere (the webhook worker): `GraphClient.from_environ(environ)` then
+Interface used elsewhere (the webhook worker): `GraphClient.from_settings(settings)` then
 `get_lead(lead_id) -> dict`, raising `loaders.http.AuthError` (fix META_PAGE_ACCESS_TOKEN),
 `FatalHttpError` (e.g. a deleted lead) or `RetriesExhausted` (try again later).
 """
@@ -34,11 +34,12 @@ from loaders.http import (
     retry_after_seconds,
     strip_query_params,
 )
+from loaders.settings import MetaSettings, Settings
 
 log = logging.getLogger("leadlink.meta")
 
-DEFAULT_GRAPH_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v20.0"
+DEFAULT_GRAPH_URL = MetaSettings.graph_url
+DEFAULT_API_VERSION = MetaSettings.api_version
 LEAD_FIELDS = (
     "id", "created_time", "field_data", "ad_id", "ad_name", "adset_id", "adset_name",
     "campaign_id", "campaign_name", "form_id", "is_organic", "platform",
@@ -67,18 +68,10 @@ class GraphConfig:
     access_token: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> GraphConfig:
-        return cls(
-            base_url=(environ.get("META_GRAPH_URL") or DEFAULT_GRAPH_URL).rstrip("/"),
-            api_version=environ.get("META_API_VERSION") or DEFAULT_API_VERSION,
-            page_id=environ.get("META_PAGE_ID") or None,
-            access_token=environ.get(TOKEN_ENV) or None,
-        )
-
-    def missing(self) -> list[str]:
-        """Env vars that must be set before a pull can run."""
-        return [name for name, value in (("META_PAGE_ID", self.page_id),
-                                         (TOKEN_ENV, self.access_token)) if not value]
+    def from_settings(cls, settings: Settings) -> GraphConfig:
+        meta = settings.meta
+        return cls(base_url=meta.graph_url, api_version=meta.api_version, page_id=meta.page_id,
+                   access_token=meta.page_access_token)
 
 
 def graph_error(response: httpx.Response) -> dict[str, Any]:
@@ -149,9 +142,9 @@ class GraphClient:
         self._host = urlsplit(config.base_url)[:2]
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **kwargs: Any) -> GraphClient:
-        environ = dict(environ)
-        return cls(GraphConfig.from_environ(environ), RetryPolicy.from_environ(environ), **kwargs)
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> GraphClient:
+        return cls(GraphConfig.from_settings(settings), RetryPolicy.from_settings(settings.http),
+                   **kwargs)
 
     def __repr__(self) -> str:
         return f"GraphClient({self.config.base_url}/{self.config.api_version}, page {self.config.page_id})"

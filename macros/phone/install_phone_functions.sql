@@ -10,8 +10,10 @@
     Runs as a post-hook of int_phone_numbers (so after the seeds it reads) and by
     `dbt run-operation install_phone_functions`. -#}
 
+{#- The schema is the one setting LEADLINK_FUNCTION_SCHEMA (default `leadlink`), which leadlink's
+    Python side reads too (`leadlink dbt` passes it on), so both always agree. -#}
 {% macro phone_function_schema() %}
-    {{ return(var('leadlink_function_schema', 'leadlink')) }}
+    {{ return(env_var('LEADLINK_FUNCTION_SCHEMA', 'leadlink')) }}
 {% endmacro %}
 
 {% macro install_phone_functions() %}

@@ -4,7 +4,6 @@ LEADLINK_TEST_DATABASE_URL names an admin URL of a real one) and a fresh databas
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +14,11 @@ from dbhelpers import admin_execute, cli_env, invoke, with_database
 from psycopg2 import sql
 
 from leadlink.runtime.embedded import EmbeddedServer, server_url
+from leadlink.runtime.ports import free_port
 from loaders.database import migrate
 from loaders.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +27,7 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    server = EmbeddedServer(tmp_path_factory.mktemp("embedded-pg"), _free_port(), fast_unsafe=True)
+    server = EmbeddedServer(tmp_path_factory.mktemp("embedded-pg"), free_port(), fast_unsafe=True)
     status = server.start()
     assert status.port is not None
     yield server_url(status.port, "postgres")

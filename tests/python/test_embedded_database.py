@@ -14,13 +14,12 @@ from click.testing import CliRunner
 
 from leadlink.cli.main import cli
 from leadlink.runtime.embedded import postgres_bin_dir
+from leadlink.runtime.ports import free_port
 
 
 @pytest.fixture
 def embedded_env(tmp_path: Path) -> dict[str, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     return {"LEADLINK_HOME": str(tmp_path / "home"), "LEADLINK_PG_PORT": str(port),
             "LEADLINK_DATABASE_URL": ""}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from leadlink.receiver.app import ReceiverConfig, create_app
 from leadlink.receiver.graph import lead_fetcher
 from leadlink.receiver.signature import meta_signature
 from leadlink.receiver.worker import WorkerConfig, drain
+from leadlink.runtime.ports import free_port
 from loaders.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -266,9 +266,7 @@ def test_invalid_json_is_quarantined_and_acknowledged(client, database_url):
 
 
 def test_database_down_answers_503(settings, database_url):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     down_url = f"postgresql://postgres@127.0.0.1:{closed_port}/nothing"
     app = create_app(settings, down_url, receiver_config())
     with TestClient(app) as down:
@@ -387,12 +385,6 @@ def test_leadlink_run_drains_the_queue_then_dbt_builds_the_lead(settings, databa
 
 
 # --- a real server -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_until(check, timeout: float = 30.0, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -406,7 +398,7 @@ def _wait_until(check, timeout: float = 30.0, interval: float = 0.2):
 def test_leadlink_serve_end_to_end(leadlink_env, database_url, fake_graph):
     fake_graph.add_lead(FORM_ID, graph_lead(LEADGEN_ID))
     fake_graph.script.extend(["500", "500", "500"])  # the first lookup fails: the worker retries
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **leadlink_env, **fake_graph.env(), "META_APP_SECRET": SECRET,
            "META_VERIFY_TOKEN": VERIFY, "KNOWLARITY_WEBHOOK_TOKEN": TOKEN,
            "LEADLINK_HTTP_BACKOFF_BASE": "0.01", "LEADLINK_WEBHOOK_POLL_SECONDS": "0.5",
