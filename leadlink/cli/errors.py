@@ -11,24 +11,12 @@ from typing import Any
 import click
 import psycopg2
 
-from loaders.database import redact_urls_in
-from loaders.logging_utils import mask_phones
+from leadlink.pipeline.scheduled_run import failed_summary
+from leadlink.runtime.database import database_message
 from loaders.settings import SettingsError
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 3
-
-
-def database_message(error: psycopg2.Error) -> str:
-    """What went wrong, in one line: the primary message (or the first line of a connection
-    failure), its SQLSTATE, URLs redacted and phone-like numbers masked."""
-    diag = getattr(error, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    text = primary or (str(error).strip().splitlines() or [type(error).__name__])[0]
-    code = getattr(error, "pgcode", None)
-    kind = type(error).__name__
-    line = f"{kind} ({code}): {text}" if code else f"{kind}: {text}"
-    return mask_phones(redact_urls_in(" ".join(line.split())))
 
 
 def _emit(log_format: str, kind: str, message: str, hint: str | None) -> None:
@@ -40,13 +28,6 @@ def _emit(log_format: str, kind: str, message: str, hint: str | None) -> None:
         click.echo(json.dumps(entry), err=True)
     else:
         click.echo(f"leadlink: {kind} error: {message}" + (f" ({hint})" if hint else ""), err=True)
-
-
-def _run_summary(exit_code: int, message: str) -> str:
-    """The summary line `leadlink run --json` promises even when the run could not start."""
-    return json.dumps({"status": "failed", "exit_code": exit_code, "sources": [], "skipped": [],
-                       "webhook_queue": None, "dbt_build": "skipped", "message": message},
-                      sort_keys=True)
 
 
 def report(error: Exception, log_format: str, subcommand: str | None, sub_args: list[str]) -> int:
@@ -61,13 +42,6 @@ def report(error: Exception, log_format: str, subcommand: str | None, sub_args: 
             if isinstance(error, psycopg2.OperationalError) else None
     _emit(log_format, kind, message, hint)
     if subcommand == "run" and "--json" in sub_args:
-        click.echo(_run_summary(code, message))
+        # the summary line `leadlink run --json` promises even when the run could not start
+        click.echo(json.dumps(failed_summary(code, message), sort_keys=True))
     return code
-
-
-def guess_log_format(environ_value: str | None, option_value: str | None) -> str:
-    """The log format when the settings themselves could not be read."""
-    for value in (option_value, environ_value):
-        if value and value.lower() in ("text", "json"):
-            return value.lower()
-    return "text"
