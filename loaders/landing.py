@@ -23,14 +23,13 @@ from psycopg2 import sql
 
 from loaders.settings import Settings
 from loaders.shapes import Item, Record, Rejected
+from loaders.sources import SPECS
 
 log = logging.getLogger("leadlink.landing")
 
 # source -> (raw table, natural key column)
 RAW_TABLES: dict[str, tuple[str, str]] = {
-    "knowlarity": ("knowlarity_calls", "call_uuid"),
-    "meta": ("meta_leads", "lead_id"),
-}
+    spec.name: (spec.raw_table, spec.key_column) for spec in SPECS.values()}
 DEFAULT_CHUNK_SIZE = 5000
 
 

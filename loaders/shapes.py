@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Source = Literal["knowlarity", "meta"]
-SOURCES: tuple[Source, ...] = ("knowlarity", "meta")
+from loaders.sources import Source
+
+__all__ = ["Item", "Record", "Rejected", "Source", "parse_lines", "parse_text", "split_payload"]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The sources leadlink lands, named once: every list of sources (CLI choices, the scheduled run,
-landing tables, the CRM's source types) is read from here."""
+landing tables) is read from here."""
 
 from __future__ import annotations
 
@@ -14,16 +14,15 @@ class SourceSpec:
     name: Source
     raw_table: str          # where its records land (in LEADLINK_RAW_SCHEMA)
     key_column: str         # that table's natural key
-    crm_source_type: str    # the CRM's `sources.type` for its leads
     pull_settings: tuple[str, ...]  # env vars an API pull needs (unset: the pull is skipped)
     webhook_setting: str    # env var without which its webhook refuses every delivery
 
 
 SPECS: dict[Source, SourceSpec] = {
-    "knowlarity": SourceSpec("knowlarity", "knowlarity_calls", "call_uuid", "knowlarity_call",
+    "knowlarity": SourceSpec("knowlarity", "knowlarity_calls", "call_uuid",
                              ("KNOWLARITY_API_KEY", "KNOWLARITY_AUTH_TOKEN"),
                              "KNOWLARITY_WEBHOOK_TOKEN"),
-    "meta": SourceSpec("meta", "meta_leads", "lead_id", "meta_form",
+    "meta": SourceSpec("meta", "meta_leads", "lead_id",
                        ("META_PAGE_ID", "META_PAGE_ACCESS_TOKEN"), "META_APP_SECRET"),
 }
 SOURCES: tuple[Source, ...] = tuple(SPECS)

@@ -12,11 +12,12 @@ from psycopg2 import sql
 from leadlink.identity.readiness import NotBuiltError, read_checks
 from leadlink.runtime.database import embedded_server, resolve_database_url
 from leadlink.runtime.embedded import server_url
-from loaders.database import connection, migrate
+from loaders.database import connect, connection, migrate
 from loaders.file_loader import load_files
 from loaders.landing import LandingCounts
 from loaders.legacy import load_legacy
 from loaders.settings import Settings
+from loaders.sources import SOURCES
 
 LEGACY_FILES = {
     "sources": "sources.csv",
@@ -38,7 +39,7 @@ def recreate_embedded_database(settings: Settings) -> None:
                            "it never drops a database given by LEADLINK_DATABASE_URL")
     status = embedded_server(settings).start()
     assert status.port is not None
-    conn = psycopg2.connect(server_url(status.port, "postgres"))
+    conn = connect(server_url(status.port, "postgres"), "leadlink-demo")
     conn.autocommit = True
     try:
         with conn.cursor() as cursor:
@@ -56,7 +57,7 @@ def sample_files(samples_dir: Path, source: str) -> list[Path]:
 def load_samples(settings: Settings, url: str, samples_dir: Path) -> DemoLoad:
     result = DemoLoad()
     migrate(url, settings)
-    for source in ("knowlarity", "meta"):
+    for source in SOURCES:
         counts = LandingCounts()
         for file_result in load_files(settings, url, source, sample_files(samples_dir, source)):
             counts.add(file_result.counts)

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 import psycopg2
 import psycopg2.extensions
 
+from loaders.database import connect
+
 # Errors that mean "the connection or the server is gone", not "the statement was wrong".
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
@@ -41,7 +43,7 @@ class ConnectionPool:
         self._closed = False
 
     def _new_connection(self) -> psycopg2.extensions.connection:
-        return psycopg2.connect(self.url, **self._connect_kwargs)
+        return connect(self.url, **self._connect_kwargs)
 
     def _take_idle(self) -> psycopg2.extensions.connection | None:
         with self._lock:
