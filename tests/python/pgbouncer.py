@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from leadlink.runtime.ports import free_port
+
 PGBOUNCER_PATHS = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
 POOL_SIZE = 2  # per (database, user): few enough that clients take turns on the same backends
 
@@ -47,12 +49,6 @@ def pgbouncer_binary() -> str:
     raise PgBouncerUnavailable("apt-get installed pgbouncer but no binary was found")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _run_as() -> str | None:
     """PgBouncer refuses to run as root: drop to an unprivileged user."""
     if os.geteuid() != 0:
@@ -71,7 +67,7 @@ class PgBouncer:
         self.server = urlsplit(server_url)
         self.workdir = workdir
         self.pool_size = pool_size
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     def _write_config(self) -> Path:
