@@ -1,4 +1,4 @@
-"""Benchmark of the legacy backfill (issue 5): the CRM team's naive backfill against leadlink, on the
+"""Benchmark of the legacy backfill: the CRM team's naive backfill against leadlink, on the
 same synthetic CRM export, in one go on the same database, scored against the true person of
 every lead; then the receptionist lookup's latency on the result.
 

@@ -1,4 +1,4 @@
-"""Benchmark of raw landing (issue 6): our landing path vs a bare COPY vs insert-per-record.
+"""Benchmark of raw landing: our landing path vs a bare COPY vs insert-per-record.
 
 200,000 realistic Knowlarity call-log records (the shape of samples/knowlarity), landed three ways
 into a private database (`leadlink_bench_landing` on the embedded server, or the database of

@@ -1,4 +1,4 @@
-"""Benchmark of `leadlink publish` (issue 8) on the synthetic CRM.
+"""Benchmark of `leadlink publish` on the synthetic CRM.
 
     .venv/bin/python benchmarks/publish_benchmark.py --rows 1000000 [--out /tmp/publish-bench]
 

@@ -1,4 +1,4 @@
-"""Load test of the webhook receiver (issue 7): is every acknowledged delivery stored, and how fast?
+"""Load test of the webhook receiver: is every acknowledged delivery stored, and how fast?
 
 Starts a private embedded PostgreSQL (own LEADLINK_HOME, port and database) and `leadlink serve`
 as a subprocess, then sends N deliveries (default 10,000) from C concurrent clients (default 200)

@@ -1,4 +1,4 @@
-"""Customers, leads and the legacy backfill (issue 5): one customer per person, stable ids, every
+"""Customers, leads and the legacy backfill: one customer per person, stable ids, every
 usable lead linked, incremental runs equal to a full refresh, `leadlink readiness` and
 `leadlink lookup`.
 

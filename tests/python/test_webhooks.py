@@ -1,4 +1,4 @@
-"""The webhook receiver (issue 7): authentication, storing before answering, idempotency, limits,
+"""The webhook receiver: authentication, storing before answering, idempotency, limits,
 the leadgen worker against a failing-then-recovering Graph, and a real `leadlink serve`."""
 
 from __future__ import annotations
