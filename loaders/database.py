@@ -25,6 +25,8 @@ SECRET_QUERY_PARAMS = frozenset({
     "access_token", "appsecret_proof", "client_secret", "token", "api_key", "key", "password",
 })
 _DSN_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# in running text a password=value ends at punctuation too (quotes, brackets, separators)
+_TEXT_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"(),;]+)", re.IGNORECASE)
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
 
@@ -51,7 +53,7 @@ def redact_url(url: str) -> str:
 
 def redact_urls_in(text: str) -> str:
     """Every URL inside a message redacted (and libpq `password=` values)."""
-    return _DSN_PASSWORD.sub(r"\1***", _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text))
+    return _TEXT_PASSWORD.sub(r"\1***", _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text))
 
 
 def ensure_database_exists(admin_url: str, database: str) -> None:

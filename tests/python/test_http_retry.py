@@ -7,16 +7,19 @@ import json
 import httpx
 import pytest
 
+from leadlink.receiver.queue import retry_delay
+from loaders.database import redact_url, redact_urls_in
 from loaders.http import (
     AuthError,
     FatalHttpError,
     HttpClient,
     RetriesExhausted,
     RetryPolicy,
-    redact_url,
+    backoff_delay,
     retry_after_seconds,
 )
 from loaders.meta.client import GraphClient, GraphConfig, classify_graph
+from loaders.settings import Settings
 
 SECRET = "EAAGsupersecrettoken42"
 
@@ -41,6 +44,23 @@ def test_full_jitter_backoff_is_capped():
     assert zero.backoff(3) == 0  # full jitter reaches 0
     assert zero.backoff(3, floor=30) == 30  # a server's advertised wait is a floor
     assert zero.backoff(3, floor=5000) == RetryPolicy().max_server_wait  # itself capped
+
+
+def test_one_backoff_formula_for_http_and_the_leadgen_queue():
+    # full jitter (HTTP): anywhere from 0 to the capped exponential
+    assert [backoff_delay(n, 1, 10, lambda: 1.0) for n in range(6)] == [1, 2, 4, 8, 10, 10]
+    assert backoff_delay(5, 1, 10, lambda: 0.0) == 0
+    # half jitter (queue rows, attempts counted from 1): never below half, never above the cap
+    assert retry_delay(1, 30, 3600, lambda: 0.0) == 15 == backoff_delay(0, 30, 3600, lambda: 0.0,
+                                                                          least_share=0.5)
+    assert retry_delay(4, 30, 3600, lambda: 1.0) == 240
+    assert retry_delay(20, 30, 3600, lambda: 0.5) == 2700
+
+
+def test_retry_policy_from_settings():
+    settings = Settings.from_environ({"LEADLINK_HTTP_TIMEOUT": "3", "LEADLINK_HTTP_MAX_ATTEMPTS": "2"})
+    policy = RetryPolicy.from_settings(settings.http)
+    assert (policy.timeout, policy.max_attempts, policy.backoff_cap) == (3, 2, 60)
 
 
 def test_retry_after_seconds_and_http_date():
@@ -115,3 +135,12 @@ def test_redact_url():
     assert redact_url("https://h/p?a=1&access_token=XYZ&after=c") == \
         "https://h/p?a=1&access_token=***&after=c"
     assert redact_url("https://u:pw@h/p") == "https://u:***@h/p"
+    # database URLs and libpq strings: the one redact_url serves both
+    assert redact_url("postgresql://app:pw@db:6543/postgres?sslmode=require") == \
+        "postgresql://app:***@db:6543/postgres?sslmode=require"
+    assert redact_url("postgresql://db/crm?password=pw&user=app") == \
+        "postgresql://db/crm?password=***&user=app"
+    assert redact_url("host=db password='p w' dbname=crm") == "host=db password=*** dbname=crm"
+    assert redact_url("postgresql://db/crm") == "postgresql://db/crm"
+    assert redact_urls_in("could not reach postgresql://app:pw@db/crm (password=pw)") == \
+        "could not reach postgresql://app:***@db/crm (password=***)"
