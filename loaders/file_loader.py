@@ -1,4 +1,10 @@
-"""`leadlink load file`: land JSON / JSON Lines files exactly as the APIs and webhooks deliver them."""
+"""`leadlink load file`: land JSON / JSON Lines files exactly as the APIs and webhooks deliver them.
+
+A file is read as a stream of lines, so memory stays flat whatever its size, and each line lands or
+is quarantined on its own (a line that is not UTF-8, not JSON, or holds a value no model can use
+costs only that line). A file whose first line is not a JSON document by itself is one document
+spread over lines (a pretty-printed page): that one is read whole.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,17 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from loaders.database import connection
-from loaders.landing import LandingCounts, finish_batch, land_items, start_batch
+from loaders.landing import LandingCounts, land_items, landing_batch
+from loaders.payload_checks import JsonProblem, load_json, parse_line, split_safely
 from loaders.settings import Settings
-from loaders.shapes import Item, Rejected, Source, parse_text
+from loaders.shapes import Item, Rejected, Source
 
 log = logging.getLogger("leadlink.file_loader")
+
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -21,39 +31,73 @@ class FileResult:
     counts: LandingCounts
 
 
-def read_items(source: Source, path: Path) -> Iterator[Item]:
-    raw = path.read_bytes()
+def _visible(raw: bytes) -> str:
+    """Bytes as storable text: invalid UTF-8 shown as \\x.. escapes, NUL as \\u0000."""
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\u0000")
+
+
+def _parse_line(source: Source, name: str, number: int, raw: bytes) -> Iterator[Item]:
     try:
-        text = raw.decode("utf-8-sig")
+        line = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        yield Rejected(f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})",
-                       raw.decode("utf-8", "replace"))
+        yield Rejected(f"not UTF-8 text ({name} line {number}: {error.reason} at byte "
+                       f"{error.start})", _visible(raw.rstrip(b"\r\n")))
         return
-    yield from parse_text(source, text)
+    yield from parse_line(source, number, line)
+
+
+def _first_line_is_a_document(handle: BinaryIO) -> bool:
+    for raw in handle:
+        try:
+            body = raw.removeprefix(BOM).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return True
+        if not body or body.startswith(":"):
+            continue
+        if not body.startswith(("{", "[")):
+            return True
+        try:
+            load_json(body)
+        except JsonProblem:
+            return False
+        return True
+    return True
+
+
+def _whole_document(source: Source, path: Path) -> list[Item] | None:
+    """A document spread over several lines, or None when the file is not one (then it is read
+    line by line, each bad line quarantined)."""
+    raw = path.read_bytes().removeprefix(BOM)
+    try:
+        document = load_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, JsonProblem):
+        return None
+    return list(split_safely(source, document, "<the whole file>"))
+
+
+def read_items(source: Source, path: Path) -> Iterator[Item]:
+    with open(path, "rb") as handle:
+        if not _first_line_is_a_document(handle):
+            whole = _whole_document(source, path)
+            if whole is not None:
+                yield from whole
+                return
+        handle.seek(0)
+        for number, raw in enumerate(handle, start=1):
+            yield from _parse_line(source, path.name, number, raw.removeprefix(BOM) if number == 1
+                                   else raw)
 
 
 def load_files(settings: Settings, url: str, source: Source, paths: list[Path]) -> list[FileResult]:
     """Land every file in one load batch, committing chunk by chunk."""
     results: list[FileResult] = []
-    with connection(url, "leadlink-load-file") as conn:
-        with conn.cursor() as cursor:
-            batch_id = start_batch(cursor, settings, source, "file",
-                                   {"files": [str(path) for path in paths]})
-        conn.commit()
-        total = LandingCounts()
-        try:
-            for path in paths:
-                counts = land_items(conn, settings, source, read_items(source, path), batch_id,
-                                    f"file:{path.name}")
-                log.info("%s: %s", path, counts.as_dict())
-                results.append(FileResult(path, counts))
-                total.add(counts)
-        except BaseException:
-            conn.rollback()
-            with conn.cursor() as cursor:
-                finish_batch(cursor, settings, batch_id, total, "failed")
-            conn.commit()
-            raise
-        with conn.cursor() as cursor:
-            finish_batch(cursor, settings, batch_id, total, "succeeded")
+    with connection(url, "leadlink-load-file") as conn, landing_batch(
+            conn, settings, source, "file", {"files": [str(path) for path in paths]},
+            url=url) as batch:
+        for path in paths:
+            counts = land_items(conn, settings, source, read_items(source, path),
+                                batch.batch_id, f"file:{path.name}")
+            log.info("%s: %s", path, counts.as_dict())
+            results.append(FileResult(path, counts))
+            batch.counts.add(counts)
     return results

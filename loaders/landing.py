@@ -7,12 +7,13 @@ loaders) does so, then commits. `land_items` is the commit-per-chunk convenience
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
+from loaders.payload_checks import MAX_RECORD_CHARS, find_unusable, readable_text, record_problem
 from loaders.settings import Settings
 from loaders.shapes import Item, Record, Rejected
 from loaders.sources import SPECS
@@ -108,12 +110,67 @@ def finish_batch(cursor: Any, settings: Settings, batch_id: int, counts: Landing
     )
 
 
-def _copy_rows(cursor: Any, statement: sql.Composable, rows: Iterable[tuple[Any, ...]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    buffer.seek(0)
-    cursor.copy_expert(statement.as_string(cursor), buffer)
+@dataclass
+class LandingBatch:
+    """A load batch while it runs: what the caller counts and adds to its detail; `status` may be
+    set to 'failed' for a partial failure that still lets the batch finish (a Meta form that
+    failed while others landed)."""
+
+    batch_id: int
+    counts: LandingCounts = field(default_factory=LandingCounts)
+    detail: dict[str, Any] = field(default_factory=dict)
+    status: str = "succeeded"
+
+
+def _record_failure(conn: psycopg2.extensions.connection, settings: Settings, batch: LandingBatch,
+                    error: BaseException, url: str | None) -> None:
+    detail = {**batch.detail, "error": f"{type(error).__name__}: {error}"[:500]}
+    try:
+        if not conn.closed:
+            conn.rollback()
+            with conn.cursor() as cursor:
+                finish_batch(cursor, settings, batch.batch_id, batch.counts, "failed", detail)
+            conn.commit()
+            return
+    except psycopg2.Error:
+        pass
+    if url is None:
+        log.error("load batch %s could not be marked failed (the connection broke)", batch.batch_id)
+        return
+    from loaders.database import connect  # the connection broke: record it on a new one
+
+    try:
+        fresh = connect(url, "leadlink-batch")
+        try:
+            with fresh.cursor() as cursor:
+                finish_batch(cursor, settings, batch.batch_id, batch.counts, "failed", detail)
+            fresh.commit()
+        finally:
+            fresh.close()
+    except psycopg2.Error as second:
+        log.error("load batch %s could not be marked failed: %s", batch.batch_id,
+                  type(second).__name__)
+
+
+@contextmanager
+def landing_batch(conn: psycopg2.extensions.connection, settings: Settings, source: str,
+                  method: str, detail: dict[str, Any] | None = None,
+                  url: str | None = None) -> Iterator[LandingBatch]:
+    """The one lifecycle of a load batch: started (committed, so a crash leaves it visible as
+    running), then finished with the counts, or `failed` with the error when the block raises
+    (the caller's open transaction is rolled back first; the error propagates). With `url`, a
+    batch whose connection broke is marked failed over a new connection."""
+    with conn.cursor() as cursor:
+        batch = LandingBatch(start_batch(cursor, settings, source, method, detail))
+    conn.commit()
+    try:
+        yield batch
+    except BaseException as error:
+        _record_failure(conn, settings, batch, error, url)
+        raise
+    with conn.cursor() as cursor:
+        finish_batch(cursor, settings, batch.batch_id, batch.counts, batch.status, batch.detail)
+    conn.commit()
 
 
 _TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -135,54 +192,45 @@ def _copy_text_rows(cursor: Any, statement: str, rows: list[tuple[str, str, str,
 
 def quarantine(cursor: Any, settings: Settings, source: str,
                rejected: list[tuple[str, str]], batch_id: int | None, landed_from: str) -> None:
-    """Store (reason, original_text) pairs."""
+    """Store (reason, original_text) pairs. One statement over arrays: no session state (a
+    transaction pooler may hand the next statement another backend), and an empty original text
+    is stored as '' (a CSV COPY would read it as null)."""
     if not rejected:
         return
-    cursor.execute(
-        "create temp table if not exists quarantine_buffer"
-        " (source text, reason text, original_text text)"
-    )
-    cursor.execute("truncate quarantine_buffer")
-    _copy_rows(
-        cursor,
-        sql.SQL("copy quarantine_buffer from stdin with (format csv)"),
-        ((source, reason, _safe_text(text)) for reason, text in rejected),
-    )
     # The same bad delivery arriving again (a re-run, a sender's retry) is kept once.
     cursor.execute(
         sql.SQL(
             "insert into {}.quarantine"
             " (source, reason, original_text, original_md5, batch_id, landed_from)"
-            " select source, reason, original_text, md5(original_text), %s, %s"
-            " from quarantine_buffer"
+            " select %s, rejected.reason, rejected.original_text, md5(rejected.original_text),"
+            " %s, %s from unnest(%s::text[], %s::text[]) as rejected (reason, original_text)"
             " on conflict (source, original_md5) do nothing"
         ).format(sql.Identifier(settings.raw_schema)),
-        (batch_id, landed_from),
+        (source, batch_id, landed_from, [_safe_text(reason) for reason, _ in rejected],
+         [_safe_text(text) for _, text in rejected]),
     )
 
 
 def _land_via_buffer(cursor: Any, settings: Settings, table: str, key_column: str,
                      rows: list[tuple[str, str, str, str]], batch_id: int, landed_from: str) -> int:
-    """COPY into a session buffer, then one insert that skips versions already present."""
-    cursor.execute(
-        "create temp table if not exists landing_buffer"
-        " (natural_key text, payload_shape text, payload text, payload_md5 text)"
-    )
-    cursor.execute("truncate landing_buffer")
-    _copy_text_rows(cursor, "copy landing_buffer from stdin", rows)
+    """One insert over arrays that skips versions already present (the path that is safe against
+    a concurrent writer, and on an autocommit connection)."""
     cursor.execute(
         sql.SQL(
             "insert into {schema}.{table}"
             " ({key}, payload, payload_shape, payload_md5, batch_id, landed_from)"
-            " select natural_key, payload::jsonb, payload_shape, payload_md5, %s, %s"
-            " from landing_buffer"
+            " select incoming.natural_key, incoming.payload::jsonb, incoming.payload_shape,"
+            " incoming.payload_md5, %s, %s"
+            " from unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " as incoming (natural_key, payload_shape, payload, payload_md5)"
             " on conflict ({key}, payload_md5) do nothing"
         ).format(
             schema=sql.Identifier(settings.raw_schema),
             table=sql.Identifier(table),
             key=sql.Identifier(key_column),
         ),
-        (batch_id, landed_from),
+        (batch_id, landed_from, [row[0] for row in rows], [row[1] for row in rows],
+         [row[2] for row in rows], [row[3] for row in rows]),
     )
     return int(cursor.rowcount)
 
@@ -231,9 +279,34 @@ def _land_rows(cursor: Any, settings: Settings, table: str, key_column: str,
     return len(unique)
 
 
-def land_chunk(cursor: Any, settings: Settings, source: str, items: list[Item], batch_id: int,
+def payload_text(payload: Any) -> tuple[str | None, str | None]:
+    """(canonical text, None), or (None, why the payload cannot land as it is). orjson refuses
+    what is not plain JSON (an `Unusable` marker is a str subclass), so the slow checks run only
+    for the rare payloads it refuses."""
+    try:
+        text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+                            ).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        found = find_unusable(payload)
+        if found is not None:
+            path, marker = found
+            return None, f"{marker.reason} at {path[:200]}"
+        try:
+            text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        except RecursionError:
+            return None, "nested too deeply to store"
+    if len(text) > MAX_RECORD_CHARS:
+        return None, f"record is {len(text)} characters, over the {MAX_RECORD_CHARS} limit"
+    return text, _storable_problem(text)
+
+
+def _short(key: str) -> str:
+    return key if len(key) <= 60 else f"{key[:40]}...({len(key)} characters)"
+
+
+def land_chunk(cursor: Any, settings: Settings, source: str, items: list[Item], batch_id: int | None,
                landed_from: str) -> LandingCounts:
-    """Land one chunk in the caller's transaction."""
+    """Land one chunk in the caller's transaction: each record lands or is quarantined on its own."""
     table, key_column = RAW_TABLES[source]
     counts = LandingCounts(seen=len(items))
     rows: list[tuple[str, str, str, str]] = []
@@ -242,22 +315,36 @@ def land_chunk(cursor: Any, settings: Settings, source: str, items: list[Item], 
         if isinstance(item, Rejected):
             rejected.append((item.reason, item.original_text))
             continue
-        text = canonical_json(item.payload)
-        problem = _storable_problem(text)
-        if problem:
-            rejected.append((f"{item.shape} {item.key}: {problem}", text))
+        problem = record_problem(source, item.key, item.payload)
+        text = None
+        if problem is None:
+            text, problem = payload_text(item.payload)
+        if problem or text is None:
+            rejected.append((f"{item.shape} {_short(item.key)}: {problem}",
+                             text if text is not None else readable_text(item.payload)))
             continue
         digest = hashlib.md5(text.encode("utf-8")).hexdigest()
         rows.append((item.key, item.shape, text, digest))
     if rows:
+        if batch_id is None:
+            raise ValueError("landing records needs a load batch")
         counts.landed = _land_rows(cursor, settings, table, key_column, rows, batch_id, landed_from)
         counts.already_present = len(rows) - counts.landed
     quarantine(cursor, settings, source, rejected, batch_id, landed_from)
     counts.quarantined = len(rejected)
     for reason, _ in rejected:
-        kind = reason.split(" (")[0]
+        kind = reason_kind(reason)
         counts.quarantine_reasons[kind] = counts.quarantine_reasons.get(kind, 0) + 1
     return counts
+
+
+def reason_kind(reason: str) -> str:
+    """The reason without its details, for counting (`shape key: why (detail)` -> `shape: why`)."""
+    kind = reason.split(" (")[0]
+    head, colon, tail = kind.partition(": ")
+    if colon and " " in head:
+        kind = f"{head.split(' ')[0]}: {tail}"
+    return re.sub(r"\d+", "N", kind)[:200]
 
 
 def chunked(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -284,6 +371,7 @@ def land_items(conn: psycopg2.extensions.connection, settings: Settings, source:
 
 
 __all__ = [
-    "LandingCounts", "RAW_TABLES", "Record", "Rejected", "canonical_json", "finish_batch",
-    "land_chunk", "land_items", "quarantine", "start_batch",
+    "LandingBatch", "LandingCounts", "RAW_TABLES", "Record", "Rejected", "canonical_json",
+    "finish_batch", "land_chunk", "land_items", "landing_batch", "payload_text", "quarantine",
+    "start_batch",
 ]

@@ -11,25 +11,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
+import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from loaders.landing import (
-    LandingCounts,
-    _storable_problem,  # the same storability rule as land_chunk
-    canonical_json,
-    quarantine,
-)
+from leadlink.receiver.pool import CONNECTION_ERRORS
+from loaders.landing import LandingCounts, payload_text, quarantine
+from loaders.logging_utils import mask_phone
+from loaders.payload_checks import JsonProblem, load_json, parse_text, readable_text, record_problem
 from loaders.settings import Settings
-from loaders.shapes import Item, Rejected, parse_text, split_payload
+from loaders.shapes import Item, Rejected, split_payload
+
+log = logging.getLogger("leadlink.webhooks")
 
 LANDED_FROM = "webhook"
+MAX_LEADGEN_ID_DIGITS = 32
+SAVEPOINT = "savepoint intake_work"
 
 
 @dataclass(frozen=True)
@@ -92,51 +96,127 @@ def _record_delivery(cursor: Any, settings: Settings, source: str, method: str, 
     return int(delivery_id), bool(inserted), stored_outcome
 
 
-def _set_batch(cursor: Any, settings: Settings, delivery_id: int, batch_id: int) -> None:
+def describe_error(error: BaseException) -> str:
+    """A database error for the log: its class, SQLSTATE and first line with digits masked.
+    PostgreSQL's DETAIL and CONTEXT lines quote the values (phone numbers), so they never go out."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:200]
+    code = getattr(error, "pgcode", None)
+    return f"{type(error).__name__}{f' [{code}]' if code else ''}: {mask_phone(first_line)}"
+
+
+def _webhook_batch(cursor: Any, settings: Settings, source: str, delivery_id: int, seen: int,
+                   quarantined: int) -> int:
+    """The load batch of one delivery, finished in the same transaction (nothing stays running),
+    linked from the delivery row."""
     cursor.execute(
-        sql.SQL("update {} set batch_id = %s where delivery_id = %s").format(
+        sql.SQL(
+            "with batch as ("
+            " insert into {schema}.load_batches (source, method, detail, status, finished_at,"
+            " records_seen, records_quarantined)"
+            " values (%s, 'webhook', %s::jsonb, 'succeeded', clock_timestamp(), %s, %s)"
+            " returning batch_id),"
+            " linked as (update {schema}.webhook_deliveries set batch_id = (select batch_id"
+            " from batch) where delivery_id = %s returning 1)"
+            " select batch_id, (select count(*) from linked) from batch"
+        ).format(schema=sql.Identifier(settings.raw_schema)),
+        (source, json.dumps({"delivery_id": delivery_id}), seen, quarantined, delivery_id),
+    )
+    return int(cursor.fetchone()[0])
+
+
+def _set_outcome(cursor: Any, settings: Settings, delivery_id: int, outcome: str) -> None:
+    cursor.execute(
+        sql.SQL("update {} set outcome = %s where delivery_id = %s").format(
             _table(settings, "webhook_deliveries")),
-        (batch_id, delivery_id),
+        (outcome, delivery_id),
     )
 
 
+def _store_safely(conn: psycopg2.extensions.connection, settings: Settings, source: str,
+                  delivery_id: int, raw: bytes, work: Callable[[Any], Stored],
+                  fallback: Stored) -> Stored:
+    """Run `work` after a savepoint; when the database refuses what it writes (a value no check
+    foresaw), undo just that and quarantine the whole body instead: the delivery row stays, the
+    sender gets 200 and stops retrying something that would fail again."""
+    with conn.cursor() as cursor:
+        try:
+            cursor.execute(SAVEPOINT)
+            return work(cursor)
+        except CONNECTION_ERRORS:
+            raise
+        except psycopg2.Error as error:
+            cursor.execute("rollback to savepoint intake_work")
+            reason = f"webhook body could not be landed ({describe_error(error)})"
+            log.error("%s delivery %s quarantined: %s", source, delivery_id, describe_error(error))
+            batch_id = _webhook_batch(cursor, settings, source, delivery_id, 1, 1)
+            quarantine(cursor, settings, source, [(reason, body_text(raw))], batch_id, LANDED_FROM)
+            _set_outcome(cursor, settings, delivery_id, "quarantined")
+            fallback.outcome = "quarantined"
+            fallback.quarantined = 1
+            return fallback
+
+
 # --- Knowlarity --------------------------------------------------------------------------------
+def strip_form_token(raw: bytes) -> bytes:
+    """A form-encoded body without its `token=` field (the hook's secret is never stored)."""
+    pairs = parse_qsl(raw.decode("utf-8", "surrogateescape"), keep_blank_values=True)
+    if not any(name == "token" for name, _ in pairs):
+        return raw
+    kept = [(name, value) for name, value in pairs if name != "token"]
+    return urlencode(kept, errors="surrogateescape").encode("utf-8", "surrogateescape")
+
+
+def is_form(content_type: str | None) -> bool:
+    return (content_type or "").lower().startswith("application/x-www-form-urlencoded")
+
+
 def knowlarity_items(raw: bytes, content_type: str | None) -> list[Item]:
     """Parse a POSTed body: JSON (wrapped, flat, SR hook CDR, live event, a list, JSON Lines or
-    server-sent `data:` lines) or a form-encoded hook."""
+    server-sent `data:` lines) or a form-encoded hook. Never raises: whatever cannot be read is
+    one Rejected with the reason."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return [Rejected(f"Knowlarity webhook body is not UTF-8 ({error.reason} at byte "
                          f"{error.start})", body_text(raw))]
-    if (content_type or "").lower().startswith("application/x-www-form-urlencoded"):
-        return list(split_payload("knowlarity", dict(parse_qsl(text, keep_blank_values=True))))
-    items = list(parse_text("knowlarity", text))
+    try:
+        if is_form(content_type):
+            fields = dict(parse_qsl(text, keep_blank_values=True))
+            fields.pop("token", None)
+            return list(split_payload("knowlarity", fields))
+        items = list(parse_text("knowlarity", text))
+    except (RecursionError, ValueError) as error:  # a shape check that met a pathological body
+        return [Rejected(f"Knowlarity webhook body could not be read ({type(error).__name__})",
+                         body_text(raw))]
     if not items:
-        return [Rejected("empty Knowlarity webhook body", text)]
+        return [Rejected("empty Knowlarity webhook body", body_text(raw))]
     return items
 
 
 def knowlarity_query_items(params: Mapping[str, str]) -> list[Item]:
     """A GET hook: the same names as query parameters (the token already removed)."""
     if not params:
-        return [Rejected("Knowlarity GET hook without parameters", "")]
+        return [Rejected("Knowlarity GET hook without parameters", "{}")]
     return list(split_payload("knowlarity", dict(params)))
 
 
 def _landable_rows(items: list[Item]) -> tuple[list[tuple[str, str, str, str]], list[Rejected]]:
-    """(natural key, payload text, shape, md5) exactly as `landing.land_chunk` computes them, so a
-    call landed by a webhook and by the API pull dedupes to one version."""
+    """(natural key, payload text, shape, md5) exactly as `landing.land_chunk` computes them (the
+    same checks, the same text), so a call landed by a webhook and by the API pull dedupes to one
+    version."""
     rows: list[tuple[str, str, str, str]] = []
     rejected: list[Rejected] = []
     for item in items:
         if isinstance(item, Rejected):
             rejected.append(item)
             continue
-        text = canonical_json(item.payload)
-        problem = _storable_problem(text)
-        if problem:
-            rejected.append(Rejected(f"{item.shape} {item.key}: {problem}", text))
+        problem = record_problem("knowlarity", item.key, item.payload)
+        text = None
+        if problem is None:
+            text, problem = payload_text(item.payload)
+        if problem or text is None:
+            rejected.append(Rejected(f"{item.shape} {item.key[:60]}: {problem}",
+                                     text if text is not None else readable_text(item.payload)))
             continue
         rows.append((item.key, text, item.shape, hashlib.md5(text.encode("utf-8")).hexdigest()))
     return rows, rejected
@@ -145,8 +225,8 @@ def _landable_rows(items: list[Item]) -> tuple[list[tuple[str, str, str, str]], 
 def _land_knowlarity_rows(cursor: Any, settings: Settings, delivery_id: int,
                           rows: list[tuple[str, str, str, str]], quarantined: int) -> tuple[int, int]:
     """The request path's landing: one statement creates the load batch, inserts the calls (the
-    same `on conflict (call_uuid, payload_md5) do nothing` as land_chunk, without its temp-table
-    COPY, which is built for chunks of thousands) and links the delivery. (batch_id, landed)."""
+    same `on conflict (call_uuid, payload_md5) do nothing` as land_chunk, without its COPY, which
+    is built for chunks of thousands) and links the delivery. (batch_id, landed)."""
     schema = sql.Identifier(settings.raw_schema)
     statement = sql.SQL(
         "with batch as ("
@@ -184,31 +264,78 @@ def _land_knowlarity_rows(cursor: Any, settings: Settings, delivery_id: int,
 
 
 def store_knowlarity(conn: psycopg2.extensions.connection, settings: Settings, raw: bytes,
-                     items: list[Item], method: str, content_type: str | None) -> Stored:
+                     items: list[Item] | None, method: str, content_type: str | None) -> Stored:
+    """Store the delivery first; then land each call or quarantine it on its own (with the
+    delivery's batch id). `items` None: parse `raw` (a POST body)."""
+    if items is None and is_form(content_type):
+        raw = strip_form_token(raw)
+    if items is None:
+        items = knowlarity_items(raw, content_type)
     rows, rejected = _landable_rows(items)
     outcome = "landed" if rows else "quarantined"
     with conn.cursor() as cursor:
         delivery_id, new, stored_outcome = _record_delivery(
             cursor, settings, "knowlarity", method, raw, content_type, outcome)
-        if not new:
-            conn.commit()
-            return Stored(delivery_id, False, stored_outcome)
+    if not new:
+        conn.commit()
+        return Stored(delivery_id, False, stored_outcome)
+
+    def work(cursor: Any) -> Stored:
         landed = 0
         if rows:
-            _, landed = _land_knowlarity_rows(cursor, settings, delivery_id, rows, len(rejected))
+            batch_id, landed = _land_knowlarity_rows(cursor, settings, delivery_id, rows,
+                                                     len(rejected))
+        else:
+            batch_id = _webhook_batch(cursor, settings, "knowlarity", delivery_id, len(rejected),
+                                      len(rejected))
         quarantine(cursor, settings, "knowlarity",
-                   [(item.reason, item.original_text) for item in rejected], None, LANDED_FROM)
+                   [(item.reason, item.original_text) for item in rejected], batch_id, LANDED_FROM)
+        return Stored(delivery_id, True, outcome, landed=landed, quarantined=len(rejected))
+
+    stored = _store_safely(conn, settings, "knowlarity", delivery_id, raw, work,
+                           Stored(delivery_id, True, outcome))
     conn.commit()
-    return Stored(delivery_id, True, outcome, landed=landed, quarantined=len(rejected))
+    return stored
 
 
 # --- Meta ----------------------------------------------------------------------------------------
+def _change_rejected(reason: str, change: Any) -> Rejected:
+    return Rejected(reason, readable_text(change))
+
+
+def _leadgen_change(entry: dict[str, Any], change: Any) -> LeadgenChange | Rejected | None:
+    """One change of a notification: queued, rejected with its reason, or not a leadgen change."""
+    if not isinstance(change, dict) or change.get("field") != "leadgen":
+        return None
+    value = change.get("value")
+    if not isinstance(value, dict):
+        return _change_rejected("leadgen change without a value object", change)
+    leadgen_id = _text_key(value.get("leadgen_id"))
+    if leadgen_id is None:
+        return _change_rejected("leadgen change without a usable leadgen_id", change)
+    if not (leadgen_id.isascii() and leadgen_id.isdigit()
+            and len(leadgen_id) <= MAX_LEADGEN_ID_DIGITS):
+        return _change_rejected(f"leadgen_id is not all digits (at most {MAX_LEADGEN_ID_DIGITS})"
+                                "; never sent to Graph", change)
+    value_json, problem = payload_text(value)
+    if problem or value_json is None:
+        return _change_rejected(f"leadgen change {leadgen_id}: {problem}", change)
+    ids = [_text_key(value.get(name)) for name in ("page_id", "form_id", "ad_id", "adgroup_id")]
+    too_long = [text for text in ids if text is not None and len(text) > MAX_LEADGEN_ID_DIGITS]
+    if too_long:
+        return _change_rejected(f"leadgen change {leadgen_id}: an id over "
+                                f"{MAX_LEADGEN_ID_DIGITS} characters", change)
+    return LeadgenChange(leadgen_id, ids[0] or _text_key(entry.get("id")), ids[1], ids[2], ids[3],
+                         value_json)
+
+
 def meta_changes(raw: bytes) -> tuple[list[LeadgenChange], list[Rejected], bool]:
-    """(leadgen changes, rejected pieces, is_notification) from a verified notification body."""
+    """(leadgen changes, rejected pieces, is_notification) from a verified notification body.
+    Never raises; each change is queued or rejected on its own."""
     try:
-        document = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        detail = error.msg if isinstance(error, json.JSONDecodeError) else error.reason
+        document = load_json(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, JsonProblem) as error:
+        detail = str(error) if isinstance(error, JsonProblem) else f"not UTF-8: {error.reason}"
         return [], [Rejected(f"signed Meta webhook body is not valid JSON ({detail})",
                              body_text(raw))], False
     if not isinstance(document, dict) or not isinstance(document.get("entry"), list):
@@ -218,29 +345,19 @@ def meta_changes(raw: bytes) -> tuple[list[LeadgenChange], list[Rejected], bool]
     rejected: list[Rejected] = []
     seen: set[str] = set()
     for entry in document["entry"]:
-        entry_changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            rejected.append(_change_rejected("notification entry is not an object", entry))
+            continue
+        entry_changes = entry.get("changes")
         if not isinstance(entry_changes, list):
             continue
         for change in entry_changes:
-            if not isinstance(change, dict) or change.get("field") != "leadgen":
-                continue
-            value = change.get("value")
-            leadgen_id = _text_key(value.get("leadgen_id")) if isinstance(value, dict) else None
-            if leadgen_id is None or not isinstance(value, dict):
-                rejected.append(Rejected("leadgen change without a usable leadgen_id",
-                                         json.dumps(change, ensure_ascii=False)))
-                continue
-            if leadgen_id in seen:
-                continue
-            seen.add(leadgen_id)
-            changes.append(LeadgenChange(
-                leadgen_id,
-                _text_key(value.get("page_id")) or _text_key(entry.get("id")),
-                _text_key(value.get("form_id")),
-                _text_key(value.get("ad_id")),
-                _text_key(value.get("adgroup_id")),
-                json.dumps(value, ensure_ascii=False),
-            ))
+            result = _leadgen_change(entry, change)
+            if isinstance(result, Rejected):
+                rejected.append(result)
+            elif result is not None and result.leadgen_id not in seen:
+                seen.add(result.leadgen_id)
+                changes.append(result)
     return changes, rejected, True
 
 
@@ -251,9 +368,11 @@ def store_meta(conn: psycopg2.extensions.connection, settings: Settings, raw: by
     with conn.cursor() as cursor:
         delivery_id, new, stored_outcome = _record_delivery(
             cursor, settings, "meta", "POST", raw, content_type, outcome)
-        if not new:
-            conn.commit()
-            return Stored(delivery_id, False, stored_outcome)
+    if not new:
+        conn.commit()
+        return Stored(delivery_id, False, stored_outcome)
+
+    def work(cursor: Any) -> Stored:
         queued: list[str] = []
         if changes:
             rows = execute_values(
@@ -269,10 +388,18 @@ def store_meta(conn: psycopg2.extensions.connection, settings: Settings, raw: by
                 fetch=True,
             )
             queued = [row[0] for row in rows]
-        quarantine(cursor, settings, "meta",
-                   [(item.reason, item.original_text) for item in rejected], None, LANDED_FROM)
+        if rejected:
+            batch_id = _webhook_batch(cursor, settings, "meta", delivery_id,
+                                      len(changes) + len(rejected), len(rejected))
+            quarantine(cursor, settings, "meta",
+                       [(item.reason, item.original_text) for item in rejected], batch_id,
+                       LANDED_FROM)
+        return Stored(delivery_id, True, outcome, quarantined=len(rejected), queued=queued)
+
+    stored = _store_safely(conn, settings, "meta", delivery_id, raw, work,
+                           Stored(delivery_id, True, outcome))
     conn.commit()
-    return Stored(delivery_id, True, outcome, quarantined=len(rejected), queued=queued)
+    return stored
 
 
 def database_answers(conn: psycopg2.extensions.connection, settings: Settings) -> bool:
@@ -285,5 +412,6 @@ def database_answers(conn: psycopg2.extensions.connection, settings: Settings) -
 
 __all__ = [
     "LANDED_FROM", "LandingCounts", "LeadgenChange", "Stored", "body_text", "database_answers",
-    "knowlarity_items", "knowlarity_query_items", "meta_changes", "store_knowlarity", "store_meta",
+    "describe_error", "knowlarity_items", "knowlarity_query_items", "meta_changes",
+    "store_knowlarity", "store_meta", "strip_form_token",
 ]

@@ -31,12 +31,14 @@ class ConnectionPool:
         self.url = url
         self.size = size
         self.acquire_timeout = acquire_timeout
+        # No startup `options`: PgBouncer (Supabase's pooler) refuses them. The timeouts are set
+        # for each checkout's transaction instead (set_config(..., true) = set local), which also
+        # holds when a transaction pooler hands every transaction another backend.
         self._connect_kwargs = {
             "connect_timeout": connect_timeout,
             "application_name": application_name,
-            "options": f"-c statement_timeout={statement_timeout_ms}"
-                       f" -c lock_timeout={statement_timeout_ms}",
         }
+        self._timeouts = (f"{int(statement_timeout_ms)}ms", f"{int(statement_timeout_ms)}ms")
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[psycopg2.extensions.connection] = []
         self._lock = threading.Lock()
@@ -44,6 +46,12 @@ class ConnectionPool:
 
     def _new_connection(self) -> psycopg2.extensions.connection:
         return connect(self.url, **self._connect_kwargs)
+
+    def _begin(self, conn: psycopg2.extensions.connection) -> None:
+        """Open the checkout's transaction with its timeouts (they end with it)."""
+        with conn.cursor() as cursor:
+            cursor.execute("select set_config('statement_timeout', %s, true),"
+                           " set_config('lock_timeout', %s, true)", self._timeouts)
 
     def _take_idle(self) -> psycopg2.extensions.connection | None:
         with self._lock:
@@ -68,6 +76,16 @@ class ConnectionPool:
             reused = conn is not None
             if conn is None:
                 conn = self._new_connection()
+            try:
+                self._begin(conn)
+            except CONNECTION_ERRORS:
+                if not reused:
+                    raise
+                # an idle connection broken by a database restart: take a new one
+                conn.close()
+                conn = self._new_connection()
+                reused = False
+                self._begin(conn)
             yield conn, reused
             healthy = True
         except CONNECTION_ERRORS:

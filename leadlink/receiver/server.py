@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from leadlink.receiver.app import SERVE_URL_ENV
+from leadlink.receiver.protocol import HeaderDeadlineProtocol
 
 APP_FACTORY = "leadlink.receiver.app:create_app_from_environ"
 
@@ -27,7 +28,7 @@ def run_server(url: str, host: str, port: int, workers: int, graceful_timeout: i
         port=port,
         workers=workers,
         loop="auto",
-        http="auto",
+        http=HeaderDeadlineProtocol,  # httptools, with a deadline for the request head
         access_log=False,  # the access log would print query strings, which may carry the token
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
