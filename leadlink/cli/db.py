@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import click
+import psycopg2
 
 from leadlink.cli.context import settings_of
-from leadlink.runtime.database import embedded_server, prepare, resolve_database_url
+from leadlink.runtime.database import database_message, embedded_server, prepare, resolve_database_url
 from loaders.database import connect, migrate, redact_url
 
 
@@ -46,8 +47,9 @@ def db_status(ctx: click.Context) -> None:
     if settings.database_url:
         try:
             connect(settings.database_url).close()
-        except Exception as error:  # noqa: BLE001 - report any connection failure
-            click.echo(f"external database {redact_url(settings.database_url)}: not answering ({error})")
+        except psycopg2.Error as error:
+            click.echo(f"external database {redact_url(settings.database_url)}: not answering "
+                       f"({database_message(error)})")
             sys.exit(1)
         click.echo(f"external database {redact_url(settings.database_url)}: answering")
         return

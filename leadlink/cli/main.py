@@ -11,6 +11,7 @@ from typing import Any
 import click
 import psycopg2
 
+from leadlink.cli.crm import crm
 from leadlink.cli.db import db, migrate_command
 from leadlink.cli.dbt import dbt, exec_command
 from leadlink.cli.demo import demo
@@ -56,7 +57,7 @@ def cli(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
 
 
 for command in (db, migrate_command, dbt, exec_command, load, lookup_command, readiness_command,
-                phone, publish, run_command, serve, demo):
+                phone, publish, run_command, serve, demo, crm):
     cli.add_command(command)
 
 

@@ -5,6 +5,7 @@ to one short database transaction in a worker thread.
     POST /webhooks/meta        signed leadgen notifications -> deliveries + leadgen queue
     GET|POST /webhooks/knowlarity   token-protected call hooks -> knowlarity_calls
     GET  /healthz              200 when the database answers, else 503
+    GET  /lookup?phone=...     the CRM's find_customer_with_leads_by_phone (bearer token; see lookup_endpoint)
 
 Answers: 200 once stored (also for a redelivery, invalid JSON -> quarantine, a body without a
 phone); 401/403 for bad credentials (nothing stored); 413 over the size limit; 503 when the
@@ -29,6 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from leadlink.receiver import intake
+from leadlink.receiver.lookup_endpoint import LookupEndpoint
 from leadlink.receiver.pool import CONNECTION_ERRORS, ConnectionPool, PoolTimeout
 from leadlink.receiver.signature import meta_signature_valid, token_valid
 from leadlink.receiver.worker import BackgroundWorker, LeadFetcher, WorkerConfig
@@ -238,6 +240,7 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
             if receiver.worker is not None:
                 await receiver.worker.stop()
             receiver.pool.close()
+            lookup.close()
 
     app = Starlette(
         routes=[
@@ -245,6 +248,7 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
             Route("/webhooks/meta", receiver.meta_notification, methods=["POST"]),
             Route("/webhooks/knowlarity", receiver.knowlarity_hook, methods=["GET", "POST"]),
             Route("/healthz", receiver.healthz, methods=["GET"]),
+            Route("/lookup", lookup.handle, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -143,6 +143,9 @@ def test_unreachable_database_is_one_line_not_a_traceback(tmp_path: Path) -> Non
     assert "s3cret" not in text.stderr and "Traceback" not in text.stderr
     as_json = invoke(env, "--log-format", "json", "load", "file", "--source", "meta", __file__)
     assert as_json.exit_code == 1 and json.loads(as_json.stderr)["error"] == "database"
+    status = invoke(env, "db", "status")
+    assert status.exit_code == 1 and "not answering (OperationalError: connection" in status.stdout
+    assert "s3cret" not in status.stdout
 
 
 def _real_errors(url: str) -> list[psycopg2.Error]:
