@@ -33,6 +33,8 @@ pytest: install
 dbt-test: install
 	LEADLINK_DATABASE_NAME=leadlink_ci $(LEADLINK) demo --fresh --quiet
 
+## sqlfluff over every SQL file; the macros' SQL through analyses/macros/, which renders each
+## macro (the dbt templater skips macro files: see .sqlfluffignore).
 lint: install
 	$(LEADLINK) exec -- $(BIN)/sqlfluff lint models macros tests analyses
 

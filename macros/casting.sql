@@ -31,7 +31,9 @@
             then to_timestamp(cast(trim({{ expression }}) as bigint))
         when trim({{ expression }}) ~* '([+-]\d{2}(:?\d{2})?|z|utc)$'
             then {{ leadlink.lenient_cast(expression, 'timestamptz') }}
-        else {{ leadlink.lenient_cast(expression, 'timestamp') }} at time zone '{{ naive_time_zone }}'
+        else
+            {{ leadlink.lenient_cast(expression, 'timestamp') }}
+            at time zone '{{ naive_time_zone }}'
     end
 {% endmacro %}
 

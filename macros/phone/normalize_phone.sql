@@ -24,8 +24,10 @@
             then case when {{ leadlink.phone_fast_is_valid(national) }}
                 then '+{{ leadlink.phone_parsing_data().fast_path_country_code }}' || {{ national }}
             end
-        else (select parsed_phone.phone_e164
-            from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone)
+        else (
+            select parsed_phone.phone_e164
+            from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone
+        )
     end
 {% endmacro %}
 
@@ -39,8 +41,10 @@
     case
         when {{ leadlink.phone_fast_path_applies(expression, default_region) }}
             then {{ leadlink.phone_fast_reason(national) }}
-        else (select parsed_phone.unusable_reason
-            from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone)
+        else (
+            select parsed_phone.unusable_reason
+            from ({{ leadlink.phone_full_parse_query(expression, default_region) }}) as parsed_phone
+        )
     end
 {% endmacro %}
 
@@ -59,7 +63,8 @@
     for anything else (which the fast path leaves to the full parse). -#}
 {% macro phone_fast_digits(expression) %}
     case
-        when {{ expression }} ~ '^ *(\+ *)?[0-9][0-9 -]*$' then translate({{ expression }}, ' -', '')
+        when {{ expression }} ~ '^ *(\+ *)?[0-9][0-9 -]*$'
+            then translate({{ expression }}, ' -', '')
     end
 {%- endmacro %}
 
@@ -111,7 +116,10 @@
             )
         )
         -- uncorrelated, so evaluated once per query, not once per row
-        or {{ e164 }} = any(array(select listed.phone_e164 from {{ ref('phone_test_numbers').include(database=false) }} as listed))
+        or {{ e164 }} = any(array(
+            select listed.phone_e164
+            from {{ ref('phone_test_numbers').include(database=false) }} as listed
+        ))
     )
 {%- endmacro %}
 
@@ -272,23 +280,23 @@
         -- Unicode-wide patterns are only compiled and run for the rest.
         select
             case
-                when extension.is_plain
+                when extension_scan.is_plain
                     then step_extracted.candidate
                     ~ '^(?:[0-9]{2}|[+]*(?:[ ().-]*[0-9]){3,}[ ().0-9-]*)$'
                 else step_extracted.candidate ~* '{{ data.viable_pattern }}'
             end as is_viable,
             case
-                when extension.extension_start > 1
-                    and left(step_extracted.candidate, extension.extension_start - 1)
+                when extension_scan.extension_start > 1
+                    and left(step_extracted.candidate, extension_scan.extension_start - 1)
                     ~* '{{ data.viable_pattern }}'
-                    then left(step_extracted.candidate, extension.extension_start - 1)
+                    then left(step_extracted.candidate, extension_scan.extension_start - 1)
                 else step_extracted.candidate
             end as number_text
         from (
             select
-                plain.is_plain,
+                plain_check.is_plain,
                 case
-                    when plain.is_plain then 0
+                    when plain_check.is_plain then 0
                     else regexp_instr(
                         step_extracted.candidate, '{{ data.extension_pattern }}', 1, 1, 0, 'i'
                     )
@@ -296,8 +304,8 @@
             from (
                 select step_extracted.candidate ~ '^[0-9 +().-]*$' as is_plain
                 limit all offset 0  -- a fence: computed once, not once per reference
-            ) as plain
-        ) as extension
+            ) as plain_check
+        ) as extension_scan
         limit all offset 0  -- a fence: keeps the planner from inlining each step into the next
     ) as step_extension
     cross join lateral (
@@ -500,10 +508,11 @@
 
 
 {#- Set-based form for many values: every row of `relation` (a CTE or table name, in no
-    particular order) with phone_e164 and unusable_reason for its `column`. The fast path's national number is computed
-    once per row (a fenced lateral); the full parse is gated by `not is_fast`, a qual on the outer
-    row only, which PostgreSQL checks before running any of its steps, so rows the fast path
-    answers never enter it (it runs per row and costs two orders of magnitude more). -#}
+    particular order) with phone_e164 and unusable_reason for its `column`. The fast path's
+    national number is computed once per row (a fenced lateral); the full parse is gated by
+    `not is_fast`, a qual on the outer row only, which PostgreSQL checks before running any of its
+    steps, so rows the fast path answers never enter it (it runs per row and costs two orders of
+    magnitude more). -#}
 {% macro phone_parse_rows(relation, column, default_region='IN') %}
     {%- set data = leadlink.phone_parsing_data() -%}
     {%- set value = relation ~ '.' ~ column -%}
@@ -524,7 +533,7 @@
     from (
         -- values of one calling code next to each other: the full parse compiles the patterns
         -- of a region once for all of them (PostgreSQL keeps only 32 compiled regexes)
-        select * from {{ relation }}
+        select {{ relation }}.* from {{ relation }}
         order by regexp_replace({{ value }}, '[^0-9+]', '', 'g')
         limit all offset 0  -- a fence, so the order is the order the laterals see
     ) as {{ relation }}
