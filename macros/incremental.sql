@@ -8,8 +8,8 @@
 {% macro default__incremental_landed_since(landed_at_column) %}
     (
         select
-            coalesce(max({{ landed_at_column }}), cast('-infinity' as timestamptz))
+            coalesce(max(previous_run.{{ landed_at_column }}), cast('-infinity' as timestamptz))
             - interval '{{ var("incremental_lookback_minutes") | int }} minutes'
-        from {{ this }}
+        from {{ this }} as previous_run
     )
 {% endmacro %}

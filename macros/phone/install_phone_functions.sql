@@ -28,59 +28,64 @@
         {{ log("phone seeds not loaded yet; skipping install_phone_functions", info=true) }}
         {{ return('') }}
     {%- endif -%}
-    {%- set statements -%}
-        create schema if not exists {{ schema }};
-        create or replace function {{ schema }}.normalize_phone(
-            raw text, default_region text default 'IN'
-        ) returns text
-        language plpgsql stable parallel safe
-        -- one generic plan for every call: planning this query costs milliseconds
-        set plan_cache_mode = force_generic_plan
-        as $normalize_phone$
-        #variable_conflict use_column
-        begin
-            return {{ leadlink.normalize_phone('raw', 'default_region') }};
-        end
-        $normalize_phone$;
-        create or replace function {{ schema }}.phone_unusable_reason(
-            raw text, default_region text default 'IN'
-        ) returns text
-        language plpgsql stable parallel safe
-        -- one generic plan for every call: planning this query costs milliseconds
-        set plan_cache_mode = force_generic_plan
-        as $phone_unusable_reason$
-        #variable_conflict use_column
-        begin
-            return {{ leadlink.phone_unusable_reason('raw', 'default_region') }};
-        end
-        $phone_unusable_reason$;
-        create or replace function {{ schema }}.parse_phones(
-            raw_values text[], default_region text default 'IN'
-        ) returns table (input_position bigint, phone_e164 text, unusable_reason text)
-        language sql stable parallel safe
-        as $parse_phones$
-            with batch_input as (
-                select raw_value, input_position
-                from unnest(raw_values) with ordinality as batch (raw_value, input_position)
-            )
-            select input_position, phone_e164, unusable_reason
-            from ({{ leadlink.phone_parse_rows('batch_input', 'raw_value', 'default_region') }})
-                as parsed
-        $parse_phones$;
-        create or replace function {{ schema }}.parse_phone(
-            raw text, default_region text default 'IN'
-        ) returns table (phone_e164 text, unusable_reason text)
-        language plpgsql stable parallel safe
-        -- one generic plan for every call: planning this query costs milliseconds
-        set plan_cache_mode = force_generic_plan
-        as $parse_phone$
-        #variable_conflict use_column
-        begin
-            return query {{ leadlink.phone_parse_query('raw', 'default_region') }};
-        end
-        $parse_phone$;
-    {%- endset -%}
+    {%- set statements = leadlink.phone_functions_sql(schema) -%}
     {% do run_query(statements) %}
     {{ log("installed " ~ schema ~ ".normalize_phone, phone_unusable_reason, parse_phone,"
         ~ " parse_phones", info=true) }}
 {% endmacro %}
+
+
+{#- The DDL install_phone_functions runs: a macro of its own so that it can be rendered (and
+    linted, analyses/macros/) without running it. -#}
+{% macro phone_functions_sql(schema) %}
+    create schema if not exists {{ schema }};
+    create or replace function {{ schema }}.normalize_phone(
+        raw text, default_region text default 'IN'
+    ) returns text
+    language plpgsql stable parallel safe
+    -- one generic plan for every call: planning this query costs milliseconds
+    set plan_cache_mode = force_generic_plan
+    as $normalize_phone$
+    #variable_conflict use_column
+    begin
+        return {{ leadlink.normalize_phone('raw', 'default_region') }};
+    end
+    $normalize_phone$;
+    create or replace function {{ schema }}.phone_unusable_reason(
+        raw text, default_region text default 'IN'
+    ) returns text
+    language plpgsql stable parallel safe
+    -- one generic plan for every call: planning this query costs milliseconds
+    set plan_cache_mode = force_generic_plan
+    as $phone_unusable_reason$
+    #variable_conflict use_column
+    begin
+        return {{ leadlink.phone_unusable_reason('raw', 'default_region') }};
+    end
+    $phone_unusable_reason$;
+    create or replace function {{ schema }}.parse_phones(
+        raw_values text[], default_region text default 'IN'
+    ) returns table (input_position bigint, phone_e164 text, unusable_reason text)
+    language sql stable parallel safe
+    as $parse_phones$
+        with batch_input as (
+            select raw_value, input_position
+            from unnest(raw_values) with ordinality as batch (raw_value, input_position)
+        )
+        select input_position, phone_e164, unusable_reason
+        from ({{ leadlink.phone_parse_rows('batch_input', 'raw_value', 'default_region') }})
+            as parsed
+    $parse_phones$;
+    create or replace function {{ schema }}.parse_phone(
+        raw text, default_region text default 'IN'
+    ) returns table (phone_e164 text, unusable_reason text)
+    language plpgsql stable parallel safe
+    -- one generic plan for every call: planning this query costs milliseconds
+    set plan_cache_mode = force_generic_plan
+    as $parse_phone$
+    #variable_conflict use_column
+    begin
+        return query {{ leadlink.phone_parse_query('raw', 'default_region') }};
+    end
+    $parse_phone$;
+{%- endmacro %}
