@@ -14,20 +14,22 @@ from leadlink.runtime.database import resolve_database_url
 @click.command("lookup")
 @click.argument("phone")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print {"phone_e164": ..., "customer": {...} or null, "leads": [...]}.')
+              help='Print the function\'s JSON: {"phone_e164", "unusable_reason", "customer", "leads"}.')
 @click.option("--region", default="IN", show_default=True,
               help="Region for numbers written without a country code.")
 @click.pass_context
 def lookup_command(ctx: click.Context, phone: str, as_json: bool, region: str) -> None:
-    """Find a customer by PHONE in any format (+91..., 0..., 98765 43210, 0091...): the customer
-    and all their leads across sources, branches and the CRM's own rows, and whether the CRM
-    links each lead yet. Exit 0 when a customer is found, 1 when not.
+    """Find a person by PHONE in any format (+91..., 0..., 98765 43210, 0091...) in the CRM as it
+    is now: the customer (lowest id of every writing) and every leads_master row of the person.
+    A client of the CRM function leadlink.find_customer_with_leads_by_phone (`leadlink crm
+    install`), in LEADLINK_CRM_DATABASE_URL or leadlink's own database. Exit 0 when the CRM knows
+    the person (a customer or a lead), 1 when not.
     """
     from leadlink.identity.lookup import LookupUnavailable, lookup, render
     from loaders.database import connection
 
     settings = settings_of(ctx)
-    url = resolve_database_url(settings)
+    url = settings.publish.crm_database_url or resolve_database_url(settings)
     try:
         with connection(url, "leadlink-lookup") as conn, conn.cursor() as cursor:
             result = lookup(settings, cursor, phone, region)
@@ -38,7 +40,7 @@ def lookup_command(ctx: click.Context, phone: str, as_json: bool, region: str) -
     else:
         for line in render(result, phone):
             click.echo(line)
-    sys.exit(0 if result.customer is not None else 1)
+    sys.exit(0 if result.found else 1)
 
 
 @click.command("readiness")

@@ -1,34 +1,31 @@
-"""`leadlink lookup PHONE`: the receptionist's search. A phone in any format -> the customer and all
-of their leads across sources, branches and the CRM's own rows, with whether the CRM links each
-lead to the customer yet.
+"""`leadlink lookup PHONE`: the receptionist's search, a thin client of the CRM database's function
+leadlink.find_customer_with_leads_by_phone (installed by `leadlink crm install`, rendered from the
+dbt macros). The same function answers the app (supabase.rpc) and `GET /lookup`: one
+implementation, reading the CRM's tables as they are this second.
 
-The phone is normalised in the database by the installed function built from the dbt macro (the
-one normaliser); the answer comes from the marts' indexes (customers.phone_e164,
-leads.customer_id) and the CRM's leads_master by customer_id, so leads that publish wrote or
-staff linked since the last build show too.
+The answer: {"phone_e164", "unusable_reason", "customer": {...} | null, "leads": [...]}; the
+customer is the lowest customers.id of the person (any writing of the number), the leads every
+leads_master row of the person: by stored phone in any writing, by customer_id, or by alternate
+phone when the stored one names nobody.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import psycopg2.errors
 import psycopg2.extensions
-from psycopg2 import sql
 
-from leadlink.identity.phone import function_schema
 from loaders.settings import Settings
 
-CUSTOMER_COLUMNS = ("customer_id", "phone_e164", "full_name", "email", "city", "first_seen_at",
-                    "last_seen_at", "lead_count", "sources")
-LEAD_COLUMNS = ("lead_id", "legacy_lead_id", "source", "external_lead_id", "branch_id", "status",
-                "created_at", "last_touched_at", "touch_count", "touch_sources")
+CRM_FUNCTION = "leadlink.find_customer_with_leads_by_phone"
+INSTALL_HINT = "run `leadlink crm install` against the CRM database first"
 
 
 class LookupUnavailable(RuntimeError):
-    """The database cannot answer (marts not built, normaliser functions missing)."""
+    """The CRM database cannot answer (functions not installed, no right to call them)."""
 
 
 @dataclass
@@ -38,86 +35,40 @@ class LookupResult:
     customer: dict[str, Any] | None = None
     leads: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def found(self) -> bool:
+        """The CRM knows this person: a customer row or any lead."""
+        return self.customer is not None or bool(self.leads)
+
     def as_dict(self) -> dict[str, Any]:
-        return {"phone_e164": self.phone_e164, "customer": self.customer, "leads": self.leads}
+        return {"phone_e164": self.phone_e164, "unusable_reason": self.unusable_reason,
+                "customer": self.customer, "leads": self.leads}
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+def call_lookup_function(cursor: psycopg2.extensions.cursor, phone: str,
+                         default_region: str = "IN") -> dict[str, Any]:
+    """The function's JSON answer as a dict (raises LookupUnavailable when it cannot be called)."""
+    try:
+        cursor.execute(f"select {CRM_FUNCTION}(%s, %s)::text", (phone.replace("\x00", ""), default_region))
+    except (psycopg2.errors.UndefinedFunction, psycopg2.errors.InvalidSchemaName) as error:
+        raise LookupUnavailable(f"{CRM_FUNCTION} is not installed: {INSTALL_HINT}") from error
+    except psycopg2.errors.InsufficientPrivilege as error:
+        raise LookupUnavailable(f"this role may not call {CRM_FUNCTION}: grant it with"
+                                " `leadlink crm install --grant ROLE`") from error
+    return json.loads(cursor.fetchone()[0])
 
 
-def _rows(cursor: psycopg2.extensions.cursor, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [{name: _plain(value) for name, value in zip(columns, row, strict=True)} for row in cursor.fetchall()]
-
-
-def lookup(settings: Settings, cursor: psycopg2.extensions.cursor, phone: str,
+def lookup(settings: Settings | None, cursor: psycopg2.extensions.cursor, phone: str,
            default_region: str = "IN") -> LookupResult:
-    """Answer one lookup on an open cursor (callers keep the connection for the next one)."""
-    try:
-        cursor.execute(
-            sql.SQL("select phone_e164, unusable_reason from {}.parse_phone(%s, %s)").format(
-                sql.Identifier(function_schema(settings))),
-            (phone.replace("\x00", ""), default_region))
-    except psycopg2.errors.UndefinedFunction as error:
-        raise LookupUnavailable("the phone normaliser functions are not installed: run"
-                                " `leadlink dbt build` first") from error
-    phone_e164, reason = cursor.fetchone()
-    result = LookupResult(phone_e164, reason)
-    if phone_e164 is None or reason is not None:
-        return result  # junk or invalid: nobody's number
-    analytics = sql.Identifier(settings.analytics_schema)
-    try:
-        cursor.execute(sql.SQL("select {} from {}.customers where phone_e164 = %s").format(
-            sql.SQL(", ").join(map(sql.Identifier, CUSTOMER_COLUMNS)), analytics), (phone_e164,))
-    except psycopg2.errors.UndefinedTable as error:
-        raise LookupUnavailable(f"{settings.analytics_schema}.customers does not exist: run"
-                                " `leadlink dbt build` first") from error
-    customers = _rows(cursor, CUSTOMER_COLUMNS)
-    if not customers:
-        return result
-    result.customer = customers[0]
-    cursor.execute(
-        sql.SQL(
-            "select {lead_columns}, crm_leads.customer_id"
-            " from {analytics}.leads as leads"
-            " left join {crm}.leads_master as crm_leads on crm_leads.id = leads.legacy_lead_id"
-            " where leads.customer_id = %s"
-            " order by leads.created_at desc, leads.lead_id"
-        ).format(
-            lead_columns=sql.SQL(", ").join(sql.SQL("leads.") + sql.Identifier(name)
-                                            for name in LEAD_COLUMNS),
-            analytics=analytics, crm=sql.Identifier(settings.crm_schema)),
-        (result.customer["customer_id"],))
-    leads = _rows(cursor, LEAD_COLUMNS + ("crm_customer_id",))
-    # the CRM's own rows of this customer: leads publish wrote or staff linked since the build
-    cursor.execute(
-        sql.SQL("select id, external_lead_id, branch_id, status, created_at"
-                " from {crm}.leads_master where customer_id = %s order by id").format(
-            crm=sql.Identifier(settings.crm_schema)),
-        (result.customer["customer_id"],))
-    crm_rows = {row[0]: row for row in cursor.fetchall()}
-    customer_id = result.customer["customer_id"]
-    unmatched = {row[1]: row[0] for row in crm_rows.values()
-                 if row[1] is not None and row[0] not in {lead["legacy_lead_id"] for lead in leads}}
-    for lead in leads:
-        if lead["legacy_lead_id"] is None and lead["external_lead_id"] in unmatched:
-            # a new lead that publish has written since the build: it has a CRM id now
-            lead["legacy_lead_id"] = unmatched.pop(lead["external_lead_id"])
-            lead["crm_customer_id"] = customer_id
-        lead["linked_in_crm"] = (lead["legacy_lead_id"] is not None
-                                 and lead["crm_customer_id"] == customer_id)
-        lead["in_last_build"] = True
-    listed = {lead["legacy_lead_id"] for lead in leads}
-    leads.extend(
-        {"lead_id": None, "legacy_lead_id": lead_id, "source": None,
-         "external_lead_id": external_id, "branch_id": branch_id, "status": status,
-         "created_at": _plain(created_at), "last_touched_at": None, "touch_count": None,
-         "touch_sources": None, "crm_customer_id": customer_id, "linked_in_crm": True,
-         "in_last_build": False}
-        for lead_id, external_id, branch_id, status, created_at in crm_rows.values()
-        if lead_id not in listed)
-    result.leads = leads
-    return result
+    """Answer one lookup on an open cursor of the CRM database (callers keep the connection for
+    the next one). `settings` is not needed any more; it stays for existing callers."""
+    answer = call_lookup_function(cursor, phone, default_region)
+    return LookupResult(answer.get("phone_e164"), answer.get("unusable_reason"),
+                        answer.get("customer"), answer.get("leads") or [])
+
+
+def _when(value: str | None) -> str:
+    return (value or "-")[:16].replace("T", " ")
 
 
 def render(result: LookupResult, phone: str) -> list[str]:
@@ -125,24 +76,27 @@ def render(result: LookupResult, phone: str) -> list[str]:
         return [f"{phone!r} is not a phone number ({result.unusable_reason})"]
     if result.unusable_reason is not None:
         return [f"{result.phone_e164} identifies nobody ({result.unusable_reason})"]
-    if result.customer is None:
-        return [f"{result.phone_e164}: no customer yet"]
+    if not result.found:
+        return [f"{result.phone_e164}: nobody in the CRM yet"]
+    lines = []
     customer = result.customer
-    lines = [
-        f"{customer['phone_e164']}  customer {customer['customer_id']}  "
-        f"{customer['full_name'] or '(no name)'}"
-        + "".join(f"  {customer[key]}" for key in ("email", "city") if customer[key]),
-        f"  {customer['lead_count']} lead(s) via {', '.join(customer['sources']) or '-'};"
-        f" first seen {(customer['first_seen_at'] or '-')[:10]},"
-        f" last seen {(customer['last_seen_at'] or '-')[:10]}",
-    ]
+    if customer is None:
+        lines.append(f"{result.phone_e164}  no customer row yet")
+    else:
+        lines.append(f"{result.phone_e164}  customer {customer['id']}  "
+                     f"{customer.get('full_name') or '(no name)'}"
+                     + "".join(f"  {customer[key]}" for key in ("email", "city") if customer.get(key)))
+        duplicates = customer.get("duplicate_customer_ids") or []
+        if duplicates:
+            lines.append(f"  same person also stored as customer(s) {', '.join(map(str, duplicates))}")
+    lines.append(f"  {len(result.leads)} lead(s)")
     for lead in result.leads:
-        crm = ("new (not in the CRM yet)" if lead["legacy_lead_id"] is None else
-               f"CRM #{lead['legacy_lead_id']}"
-               + ("" if lead["linked_in_crm"] else " (customer_id not set in the CRM yet)")
-               + ("" if lead["in_last_build"] else " (added since the last build)"))
-        touches = "-" if lead["touch_count"] is None else f"{lead['touch_count']} touch(es)"
-        lines.append(f"  {(lead['created_at'] or '-')[:16]}  {lead['source'] or '-':<10}  branch "
-                     f"{lead['branch_id'] if lead['branch_id'] is not None else '-'}  "
-                     f"{lead['status'] or '-':<11}  {touches}  {crm}")
+        link = ("linked" if lead.get("linked") else
+                "customer_id not set" if lead.get("customer_id") is None else
+                f"customer_id {lead['customer_id']}")
+        branch = lead.get("branch_id")
+        lines.append(f"  {_when(lead.get('created_at'))}  lead {lead['id']}  source"
+                     f" {lead.get('source_id') if lead.get('source_id') is not None else '-'}  branch"
+                     f" {branch if branch is not None else '-'}  {lead.get('status') or '-':<11}  {link}"
+                     f"  (by {lead.get('matched_by')})")
     return lines

@@ -7,6 +7,7 @@ to one short database transaction in a worker thread.
     GET  /healthz              200 when the database answers, else 503
     GET  /lookup?phone=...     the CRM's find_customer_with_leads_by_phone (bearer token; see lookup_endpoint)
     GET  /lookup?phone=...     the CRM's find_customer_with_leads_by_phone (bearer token; see lookup_endpoint)
+    GET  /lookup?phone=...     the CRM's find_customer_with_leads_by_phone (bearer token; see lookup_endpoint)
 
 Answers: 200 once stored (also for a redelivery, invalid JSON -> quarantine, a body without a
 phone); 401/403 for bad credentials (nothing stored); 413 over the size limit; 503 when the
@@ -31,6 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from leadlink.receiver import intake
+from leadlink.receiver.lookup_endpoint import LookupEndpoint
 from leadlink.receiver.lookup_endpoint import LookupEndpoint
 from leadlink.receiver.lookup_endpoint import LookupEndpoint
 from leadlink.receiver.pool import CONNECTION_ERRORS, ConnectionPool, PoolTimeout
@@ -225,6 +227,7 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
     receiver = Receiver(settings, url, config,
                         fetch, worker_config or WorkerConfig.from_settings(settings))
     lookup = LookupEndpoint(settings, url, receiver.pool)
+    lookup = LookupEndpoint(settings, url, receiver.pool)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -245,6 +248,7 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
             receiver.pool.close()
             lookup.close()
             lookup.close()
+            lookup.close()
 
     app = Starlette(
         routes=[
@@ -252,6 +256,7 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
             Route("/webhooks/meta", receiver.meta_notification, methods=["POST"]),
             Route("/webhooks/knowlarity", receiver.knowlarity_hook, methods=["GET", "POST"]),
             Route("/healthz", receiver.healthz, methods=["GET"]),
+            Route("/lookup", lookup.handle, methods=["GET"]),
             Route("/lookup", lookup.handle, methods=["GET"]),
             Route("/lookup", lookup.handle, methods=["GET"]),
         ],

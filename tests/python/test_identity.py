@@ -1,6 +1,5 @@
 """Customers, leads and the legacy backfill: one customer per person, stable ids, every
-usable lead linked, incremental runs equal to a full refresh, `leadlink readiness` and
-`leadlink lookup`.
+usable lead linked, incremental runs equal to a full refresh and `leadlink readiness`.
 
 Two databases, each built once per module:
 - the samples in two loads (part, then the rest plus a changed version of a Meta lead) with an
@@ -232,67 +231,8 @@ def test_readiness_refresh_sees_the_crm_change(samples_copy):
         "unlinkable_leads_without_customer"]["failing_rows"]
 
 
-def test_lookup_finds_the_customer_from_any_writing(samples_db):
-    url, env = samples_db["url"], samples_db["env"]
-    # a customer with several leads, one of them a CRM row whose customer_id the CRM lacks
-    customer_id, phone = query(url, """
-        select c.customer_id, c.phone_e164 from analytics.customers as c
-        where c.phone_e164 like '+91%%' and c.lead_count >= 2 and exists (
-            select from analytics.leads as l inner join crm.leads_master as lm
-                on lm.id = l.legacy_lead_id
-            where l.customer_id = c.customer_id and lm.customer_id is distinct from c.customer_id)
-        order by c.customer_id limit 1
-    """)[0]
-    national = phone[3:]
-    answers = []
-    for writing in (national, "0" + national, "91" + national, phone,
-                    f"+91 {national[:5]}-{national[5:]}", f"0091 {national}",
-                    f"(+91) {national[:5]} {national[5:]}"):
-        result = invoke(env, "lookup", "--json", writing)
-        assert result.exit_code == 0, (writing, result.output)
-        answers.append(json.loads(result.stdout))
-    assert all(answer == answers[0] for answer in answers)
-    answer = answers[0]
-    assert set(answer) == {"phone_e164", "customer", "leads"}
-    assert answer["phone_e164"] == phone and answer["customer"]["customer_id"] == customer_id
-    expected = {row[0] for row in query(url, "select lead_id from analytics.leads"
-                                             " where customer_id = %s", (customer_id,))}
-    assert {lead["lead_id"] for lead in answer["leads"]} == expected
-    assert any(lead["legacy_lead_id"] is not None and not lead["linked_in_crm"]
-               for lead in answer["leads"])
-    text = invoke(env, "lookup", national)
-    assert phone in text.output and str(customer_id) in text.output
-
-
-def test_lookup_shows_crm_leads_added_since_the_build(samples_copy):
-    url, env = samples_copy["url"], samples_copy["env"]
-    customer_id, phone = query(url, "select customer_id, phone_e164 from analytics.customers"
-                                    " where is_in_crm order by customer_id limit 1")[0]
-    # the app files a walk-in under the customer after the build
-    conn = psycopg2.connect(url)
-    with conn, conn.cursor() as cursor:
-        cursor.execute("insert into crm.leads_master (full_name, source_id, status, branch_id,"
-                       " customer_id, created_at) values ('Walk-in', 3, 'New', 2, %s, now())"
-                       " returning id", (customer_id,))
-        added = cursor.fetchone()[0]
-    conn.close()
-    answer = json.loads(invoke(env, "lookup", "--json", phone).stdout)
-    new_rows = [lead for lead in answer["leads"] if not lead["in_last_build"]]
-    assert [(lead["legacy_lead_id"], lead["lead_id"], lead["linked_in_crm"])
-            for lead in new_rows] == [(added, None, True)]
-    built = {row[0] for row in query(url, "select lead_id from analytics.leads"
-                                          " where customer_id = %s", (customer_id,))}
-    assert {lead["lead_id"] for lead in answer["leads"] if lead["in_last_build"]} == built
-
-
-def test_lookup_of_junk_or_unknown_numbers_finds_nobody(samples_db):
-    env = samples_db["env"]
-    for writing, phone_e164 in (("9999999999", "+919999999999"), ("anonymous", None),
-                                ("+91 98111 00000", "+919811100000")):
-        result = invoke(env, "lookup", "--json", writing)
-        assert result.exit_code == 1, result.output
-        assert json.loads(result.stdout) == {"phone_e164": phone_e164, "customer": None,
-                                             "leads": []}
+# `leadlink lookup` is a client of the CRM function find_customer_with_leads_by_phone: its tests
+# are in test_lookup.py and test_crm_functions.py.
 
 
 # --- the synthetic CRM, scored against the truth ------------------------------------------------
