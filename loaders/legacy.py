@@ -9,11 +9,8 @@ create (a live CRM table) is never replaced.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +18,8 @@ import psycopg2
 from psycopg2 import sql
 
 from loaders.database import connection
-from loaders.landing import LandingCounts, finish_batch, start_batch
+from loaders.landing import LandingCounts, landing_batch
+from loaders.legacy_csv import CsvStream, LegacyLoadError, check_header, export_rows, file_header
 from loaders.settings import Settings
 
 log = logging.getLogger("leadlink.legacy")
@@ -95,79 +93,11 @@ REFERENCES = {"leads_master": [("source_id", "sources")],
 LOAD_ORDER = ["sources", "customers", "leads_master", "lead_sources_history"]
 
 
-class LegacyLoadError(RuntimeError):
-    pass
-
-
 @dataclass(frozen=True)
 class TableResult:
     table: str
     path: Path
     counts: LandingCounts
-
-
-class _CsvStream(io.TextIOBase):
-    """A file-like object that yields CSV text row by row, so 1M rows never sit in memory."""
-
-    def __init__(self, rows: Iterator[list[str | None]]) -> None:
-        self._rows = rows
-        self._buffer = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> str:
-        while size < 0 or len(self._buffer) < size:
-            try:
-                row = next(self._rows)
-            except StopIteration:
-                break
-            out = io.StringIO()
-            csv.writer(out, lineterminator="\n").writerow(row)
-            self._buffer += out.getvalue()
-        if size < 0:
-            chunk, self._buffer = self._buffer, ""
-        else:
-            chunk, self._buffer = self._buffer[:size], self._buffer[size:]
-        return chunk
-
-
-def file_header(path: Path) -> list[str]:
-    """The header row's column names, stripped and lower-cased."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        return [name.strip().lower() for name in next(csv.reader(handle), [])]
-
-
-def check_header(path: Path, table: str) -> None:
-    """Fail before anything is written when a file cannot be an export of `table`."""
-    try:
-        header = file_header(path)
-    except UnicodeDecodeError as error:
-        raise LegacyLoadError(f"{path}: not UTF-8 text ({error.reason})") from error
-    missing_required = [name for name in REQUIRED[table] if name not in header]
-    if missing_required:
-        raise LegacyLoadError(
-            f"{path}: header lacks required column(s) {', '.join(missing_required)}"
-            f" of {table}"
-        )
-
-
-def _export_rows(path: Path, table: str) -> Iterator[list[str | None]]:
-    columns = [name for name, _ in COLUMNS[table]]
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = [name.strip().lower() for name in next(reader)]
-        except StopIteration:
-            return
-        positions = {name: header.index(name) for name in columns if name in header}
-        for line_number, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            values = [row[positions[name]] if name in positions and positions[name] < len(row)
-                      else "" for name in columns]
-            original = json.dumps(dict(zip(header, row, strict=False)), ensure_ascii=False)
-            yield [str(line_number), original, *values]
 
 
 def _check_existing(cursor, schema: str) -> None:
@@ -200,7 +130,7 @@ def ensure_crm_tables(cursor, schema: str) -> None:
 
 
 def _reason_expression(table: str, schema: str, file_label: str) -> sql.Composable:
-    checks: list[sql.Composable] = []
+    checks: list[sql.Composable] = [sql.SQL("when problem is not null then problem")]
     for name in REQUIRED[table]:
         checks.append(sql.SQL("when {col} is null then {msg}").format(
             col=sql.Identifier(name), msg=sql.Literal(f"{name} is empty")))
@@ -270,7 +200,8 @@ def _copy_file_as_is(cursor, path: Path, table: str) -> bool:
         sql.SQL("coalesce(trim({}), '') <> ''").format(sql.Identifier(name)) for name in header)
     cursor.execute(sql.SQL(
         "create temp view legacy_buffer as select line_number::text as line_number,"
-        " {original} as original, {values} from legacy_file where {not_blank}").format(
+        " null::text as problem, {original} as original, {values} from legacy_file"
+        " where {not_blank}").format(
             original=original, values=values, not_blank=not_blank))
     return True
 
@@ -282,15 +213,16 @@ def _load_table(cursor, settings: Settings, table: str, path: Path, batch_id: in
     parsed_by_copy = _copy_file_as_is(cursor, path, table)
     if not parsed_by_copy:
         cursor.execute(sql.SQL(
-            "create temp table legacy_buffer (line_number text, original text, {cols})").format(
-                cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(name))
-                                        for name in columns)))
+            "create temp table legacy_buffer (line_number text, problem text, original text,"
+            " {cols})").format(cols=sql.SQL(", ").join(
+                sql.SQL("{} text").format(sql.Identifier(name)) for name in columns)))
         cursor.copy_expert(
-            sql.SQL("copy legacy_buffer (line_number, original, {cols}) from stdin"
-                    " with (format csv, force_null ({cols}))").format(cols=buffer_columns)
+            sql.SQL("copy legacy_buffer (line_number, problem, original, {cols}) from stdin"
+                    " with (format csv, force_null (problem, {cols}))").format(cols=buffer_columns)
             .as_string(cursor),
-            _CsvStream(_export_rows(path, table)),
+            CsvStream(export_rows(path, columns)),
         )
+    _refuse_unloaded_sources(cursor, schema, table, path)
     cursor.execute(
         sql.SQL("create temp table legacy_rejected as select line_number, reason"
                 " from (select line_number, {reason} as reason from legacy_buffer) as checked"
@@ -342,41 +274,61 @@ def _load_table(cursor, settings: Settings, table: str, path: Path, batch_id: in
     return counts
 
 
+def _refuse_unloaded_sources(cursor, schema: str, table: str, path: Path) -> None:
+    """Rows that point at sources while no source is loaded would all be quarantined, one by one:
+    that is a missing --sources, said once."""
+    if not any(target == "sources" for _, target in REFERENCES.get(table, [])):
+        return
+    cursor.execute(sql.SQL("select exists (select from {}.sources)").format(sql.Identifier(schema)))
+    if cursor.fetchone()[0]:
+        return
+    cursor.execute("select count(*) from legacy_buffer where source_id is not null")
+    pointing = int(cursor.fetchone()[0])
+    if pointing:
+        raise LegacyLoadError(
+            f"{path}: {pointing} row(s) point at sources (source_id) but {schema}.sources is empty;"
+            " pass the sources export with --sources. Nothing was loaded.")
+
+
+def _row_count(cursor, schema: str, table: str) -> int:
+    cursor.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema),
+                                                               sql.Identifier(table)))
+    return int(cursor.fetchone()[0])
+
+
 def load_legacy(settings: Settings, url: str, files: dict[str, Path]) -> list[TableResult]:
-    """Replace the CRM export tables with the given files, in one transaction."""
+    """Replace the CRM export tables with the given files, in one transaction (all or nothing)."""
     if "leads_master" not in files:
         raise LegacyLoadError("a leads_master export (--leads) is required")
     for table, path in files.items():
         if not path.is_file():
             raise LegacyLoadError(f"{path}: no such file")
-        check_header(path, table)
+        check_header(path, REQUIRED[table], table)
+    schema = settings.crm_schema
     results: list[TableResult] = []
     with connection(url, "leadlink-load-legacy") as conn:
         with conn.cursor() as cursor:
-            ensure_crm_tables(cursor, settings.crm_schema)
-            batch_id = start_batch(cursor, settings, "legacy", "file",
-                                   {table: str(path) for table, path in files.items()})
+            ensure_crm_tables(cursor, schema)
         conn.commit()
-        total = LandingCounts()
-        try:
+        with landing_batch(conn, settings, "legacy", "file",
+                           {table: str(path) for table, path in files.items()}, url=url) as batch:
             with conn.cursor() as cursor:
+                leads_before = _row_count(cursor, schema, "leads_master")
                 replaced = [table for table in LOAD_ORDER
                             if table in files or table == "lead_sources_history"]
                 cursor.execute(sql.SQL("truncate {}").format(sql.SQL(", ").join(
-                    sql.SQL("{}.{}").format(sql.Identifier(settings.crm_schema),
-                                            sql.Identifier(table))
+                    sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
                     for table in replaced)))
                 for table in LOAD_ORDER:
                     if table in files:
-                        counts = _load_table(cursor, settings, table, files[table], batch_id)
+                        counts = _load_table(cursor, settings, table, files[table], batch.batch_id)
                         results.append(TableResult(table, files[table], counts))
-                        total.add(counts)
-                finish_batch(cursor, settings, batch_id, total, "succeeded")
+                        batch.counts.add(counts)
+                leads = next(result.counts for result in results if result.table == "leads_master")
+                if leads.landed == 0 and leads_before:
+                    raise LegacyLoadError(
+                        f"{files['leads_master']}: no row could be loaded ({leads.quarantined}"
+                        f" rejected); refusing to empty {schema}.leads_master ({leads_before}"
+                        " rows). Nothing was changed.")
             conn.commit()
-        except BaseException:
-            conn.rollback()
-            with conn.cursor() as cursor:
-                finish_batch(cursor, settings, batch_id, total, "failed")
-            conn.commit()
-            raise
     return results

@@ -6,8 +6,6 @@ to one short database transaction in a worker thread.
     GET|POST /webhooks/knowlarity   token-protected call hooks -> knowlarity_calls
     GET  /healthz              200 when the database answers, else 503
     GET  /lookup?phone=...     the CRM's find_customer_with_leads_by_phone (bearer token; see lookup_endpoint)
-    GET  /lookup?phone=...     the CRM's find_customer_with_leads_by_phone (bearer token; see lookup_endpoint)
-    GET  /lookup?phone=...     the CRM's find_customer_with_leads_by_phone (bearer token; see lookup_endpoint)
 
 Answers: 200 once stored (also for a redelivery, invalid JSON -> quarantine, a body without a
 phone); 401/403 for bad credentials (nothing stored); 413 over the size limit; 503 when the
@@ -26,14 +24,13 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import psycopg2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from leadlink.receiver import intake
-from leadlink.receiver.lookup_endpoint import LookupEndpoint
-from leadlink.receiver.lookup_endpoint import LookupEndpoint
 from leadlink.receiver.lookup_endpoint import LookupEndpoint
 from leadlink.receiver.pool import CONNECTION_ERRORS, ConnectionPool, PoolTimeout
 from leadlink.receiver.signature import meta_signature_valid, token_valid
@@ -43,6 +40,8 @@ from loaders.settings import Settings, WebhookSettings
 log = logging.getLogger("leadlink.webhooks")
 
 MAX_BODY_BYTES = WebhookSettings.max_body_bytes
+# a request whose body has not arrived whole by then is answered 408 and its connection closed
+BODY_TIMEOUT_SECONDS = 10.0
 TOKEN_HEADER = "x-leadlink-token"
 SIGNATURE_HEADER = "x-hub-signature-256"
 
@@ -53,6 +52,7 @@ class ReceiverConfig:
     meta_verify_token: str | None = field(default=None, repr=False)
     knowlarity_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = MAX_BODY_BYTES
+    body_timeout: float = BODY_TIMEOUT_SECONDS
     pool_size: int = 8
     acquire_timeout: float = 2.0
     run_worker: bool = True
@@ -84,24 +84,47 @@ class DatabaseUnavailable(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing (before or while reading) anything over `limit` bytes."""
+class BodyTimeout(Exception):
+    pass
+
+
+class StoreFailed(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT_SECONDS) -> bytes:
+    """The raw body, refusing (before or while reading) anything over `limit` bytes, and a body
+    that does not arrive whole within `timeout` seconds (a sender that stalls mid-body would
+    otherwise hold a connection and a request slot forever)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    with anyio.move_on_after(timeout) as scope:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+    if scope.cancelled_caught:
+        raise BodyTimeout
     return b"".join(chunks)
 
 
 def _too_large(limit: int) -> Response:
     return PlainTextResponse(f"body over {limit} bytes", status_code=413,
                              headers={"Connection": "close"})
+
+
+def _too_slow(timeout: float) -> Response:
+    return PlainTextResponse(f"body not received within {timeout:g}s", status_code=408,
+                             headers={"Connection": "close"})
+
+
+def _failed() -> Response:
+    return JSONResponse({"status": "error", "detail": "not stored; retry later"},
+                        status_code=500)
 
 
 def _unavailable() -> Response:
@@ -141,6 +164,10 @@ class Receiver:
                 if attempt == 0 and reused:
                     continue
                 raise DatabaseUnavailable(type(error).__name__) from None
+            except psycopg2.Error as error:
+                # Never the exception itself: its DETAIL / CONTEXT lines quote payload values.
+                log.error("a delivery could not be stored: %s", intake.describe_error(error))
+                raise StoreFailed from None
         raise DatabaseUnavailable("unreachable")
 
     async def run(self, job: Callable[..., Any], *args: Any) -> Any:
@@ -161,9 +188,11 @@ class Receiver:
 
     async def meta_notification(self, request: Request) -> Response:
         try:
-            raw = await read_body(request, self.config.max_body_bytes)
+            raw = await read_body(request, self.config.max_body_bytes, self.config.body_timeout)
         except BodyTooLarge:
             return _too_large(self.config.max_body_bytes)
+        except BodyTimeout:
+            return _too_slow(self.config.body_timeout)
         if not meta_signature_valid(self.config.meta_app_secret, raw,
                                     request.headers.get(SIGNATURE_HEADER)):
             log.info("meta notification refused: missing or wrong X-Hub-Signature-256")
@@ -173,6 +202,8 @@ class Receiver:
         except DatabaseUnavailable as error:
             log.warning("meta notification answered 503: %s", error)
             return _unavailable()
+        except StoreFailed:
+            return _failed()
         if stored.queued and self.worker is not None:
             self.worker.wake()
         return JSONResponse({"status": "stored", "delivery_id": stored.delivery_id,
@@ -185,7 +216,7 @@ class Receiver:
             log.info("knowlarity hook refused: missing or wrong token")
             return PlainTextResponse("unauthorized", status_code=401)
         content_type = request.headers.get("content-type")
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             params = {name: value for name, value in request.query_params.multi_items()
                       if name != "token"}
             raw = json.dumps(params, ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -193,30 +224,33 @@ class Receiver:
             content_type = "query-string"
         else:
             try:
-                raw = await read_body(request, self.config.max_body_bytes)
+                raw = await read_body(request, self.config.max_body_bytes,
+                                      self.config.body_timeout)
             except BodyTooLarge:
                 return _too_large(self.config.max_body_bytes)
+            except BodyTimeout:
+                return _too_slow(self.config.body_timeout)
             items = None
         try:
             stored = await self.run(_store_knowlarity, raw, items, request.method, content_type)
         except DatabaseUnavailable as error:
             log.warning("knowlarity hook answered 503: %s", error)
             return _unavailable()
+        except StoreFailed:
+            return _failed()
         return JSONResponse({"status": "stored", "delivery_id": stored.delivery_id,
                              "new": stored.new, "outcome": stored.outcome})
 
     async def healthz(self, request: Request) -> Response:
         try:
             await self.run(intake.database_answers)
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, StoreFailed):
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
 
 def _store_knowlarity(conn: Any, settings: Settings, raw: bytes, items: list | None,
                       method: str, content_type: str | None) -> intake.Stored:
-    if items is None:
-        items = intake.knowlarity_items(raw, content_type)
     return intake.store_knowlarity(conn, settings, raw, items, method, content_type)
 
 
@@ -226,7 +260,6 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
     config = config or ReceiverConfig.from_settings(settings)
     receiver = Receiver(settings, url, config,
                         fetch, worker_config or WorkerConfig.from_settings(settings))
-    lookup = LookupEndpoint(settings, url, receiver.pool)
     lookup = LookupEndpoint(settings, url, receiver.pool)
 
     @contextlib.asynccontextmanager
@@ -247,8 +280,6 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
                 await receiver.worker.stop()
             receiver.pool.close()
             lookup.close()
-            lookup.close()
-            lookup.close()
 
     app = Starlette(
         routes=[
@@ -256,8 +287,6 @@ def create_app(settings: Settings, url: str, config: ReceiverConfig | None = Non
             Route("/webhooks/meta", receiver.meta_notification, methods=["POST"]),
             Route("/webhooks/knowlarity", receiver.knowlarity_hook, methods=["GET", "POST"]),
             Route("/healthz", receiver.healthz, methods=["GET"]),
-            Route("/lookup", lookup.handle, methods=["GET"]),
-            Route("/lookup", lookup.handle, methods=["GET"]),
             Route("/lookup", lookup.handle, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -24,13 +24,15 @@ import psycopg2.extensions
 from leadlink.receiver import queue as leadgen_queue
 from leadlink.receiver.intake import LANDED_FROM
 from loaders.database import connect
-from loaders.landing import LandingCounts, finish_batch, land_chunk, start_batch
+from loaders.landing import LandingBatch, land_chunk, landing_batch
+from loaders.payload_checks import readable_text
 from loaders.settings import Settings
-from loaders.shapes import split_payload
+from loaders.shapes import Record, Rejected, split_payload
 
 log = logging.getLogger("leadlink.webhooks.worker")
 
 LeadFetcher = Callable[[str], Mapping[str, Any]]
+MAX_LEADGEN_ID_DIGITS = 32
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,70 @@ def _is_final(error: Exception) -> bool:
     return isinstance(error, FatalHttpError)
 
 
+def _valid_leadgen_id(leadgen_id: str) -> bool:
+    return leadgen_id.isascii() and leadgen_id.isdigit() and len(leadgen_id) <= MAX_LEADGEN_ID_DIGITS
+
+
+def _give_up_or_retry(cursor: Any, settings: Settings, config: WorkerConfig, row: Any,
+                      message: str, final: bool, counts: DrainCounts) -> None:
+    if final and row.attempts >= config.fail_after:
+        leadgen_queue.mark_failed(cursor, settings, row.leadgen_id, message)
+        counts.failed += 1
+        log.error("leadgen %s: giving up after %d attempts: %s", row.leadgen_id, row.attempts,
+                  message)
+        return
+    delay = leadgen_queue.retry_delay(row.attempts, config.retry_base_seconds,
+                                      config.retry_cap_seconds)
+    leadgen_queue.mark_retry(cursor, settings, row.leadgen_id, delay, message)
+    counts.retried += 1
+    log.warning("leadgen %s: attempt %d failed (%s); next try in %.0fs", row.leadgen_id,
+                row.attempts, message[:300], delay)
+
+
+def _process_row(conn: psycopg2.extensions.connection, settings: Settings, fetch: LeadFetcher,
+                 config: WorkerConfig, batch: LandingBatch, row: Any, counts: DrainCounts) -> None:
+    """Fetch one lead and land it; the row is done only when the lead itself landed (or was
+    already there). Anything else is retried and, after `fail_after` attempts, parked as failed
+    with Graph's answer kept in last_error (and the answer in quarantine)."""
+    if not _valid_leadgen_id(row.leadgen_id):
+        with conn.cursor() as cursor:
+            leadgen_queue.mark_failed(cursor, settings, row.leadgen_id,
+                                      "leadgen_id is not all digits: never sent to Graph")
+        conn.commit()
+        counts.failed += 1
+        return
+    try:
+        lead = fetch(row.leadgen_id)
+    except Exception as error:  # noqa: BLE001 - every failure is retried or parked, never lost
+        with conn.cursor() as cursor:
+            _give_up_or_retry(cursor, settings, config, row, f"{type(error).__name__}: {error}",
+                              _is_final(error), counts)
+        conn.commit()
+        return
+    items = list(split_payload("meta", lead))
+    with conn.cursor() as cursor:
+        result = land_chunk(cursor, settings, "meta", items, batch.batch_id, LANDED_FROM)
+        is_the_lead = any(isinstance(item, Record) and item.key == row.leadgen_id
+                          for item in items)
+        if is_the_lead and result.quarantined == 0 and result.landed + result.already_present:
+            leadgen_queue.mark_done(cursor, settings, row.leadgen_id, batch.batch_id)
+        else:
+            problem = next((item.reason for item in items if isinstance(item, Rejected)),
+                           "the answer is not this lead")
+            _give_up_or_retry(cursor, settings, config, row,
+                              f"Graph answered without a usable lead ({problem}): "
+                              f"{readable_text(lead)[:1500]}", True, counts)
+    conn.commit()
+    batch.counts.add(result)
+    counts.landed += result.landed
+    counts.already_present += result.already_present
+
+
 def process_due(conn: psycopg2.extensions.connection, settings: Settings, fetch: LeadFetcher,
-                config: WorkerConfig) -> DrainCounts:
-    """One pass: claim up to batch_size due rows, fetch and land each. Each lead lands and its row
-    is marked done in one transaction."""
+                config: WorkerConfig, url: str | None = None) -> DrainCounts:
+    """One pass: claim up to batch_size due rows, fetch and land each, all in one load batch
+    (which ends failed, with the error, if the pass breaks). Each lead lands and its row is
+    marked done in one transaction."""
     counts = DrainCounts()
     with conn.cursor() as cursor:
         claimed = leadgen_queue.claim_due(cursor, settings, config.batch_size,
@@ -92,42 +154,11 @@ def process_due(conn: psycopg2.extensions.connection, settings: Settings, fetch:
     if not claimed:
         return counts
     counts.claimed = len(claimed)
-    with conn.cursor() as cursor:
-        batch_id = start_batch(cursor, settings, "meta", "webhook",
-                               {"leadgen_ids": [row.leadgen_id for row in claimed]})
-    conn.commit()
-    landed = LandingCounts()
-    for row in claimed:
-        try:
-            lead = fetch(row.leadgen_id)
-        except Exception as error:  # noqa: BLE001 - every failure is retried or parked, never lost
-            message = f"{type(error).__name__}: {error}"
-            with conn.cursor() as cursor:
-                if _is_final(error) and row.attempts >= config.fail_after:
-                    leadgen_queue.mark_failed(cursor, settings, row.leadgen_id, message)
-                    counts.failed += 1
-                    log.error("leadgen %s: giving up after %d attempts: %s", row.leadgen_id,
-                              row.attempts, message)
-                else:
-                    delay = leadgen_queue.retry_delay(row.attempts, config.retry_base_seconds,
-                                                      config.retry_cap_seconds)
-                    leadgen_queue.mark_retry(cursor, settings, row.leadgen_id, delay, message)
-                    counts.retried += 1
-                    log.warning("leadgen %s: attempt %d failed (%s); next try in %.0fs",
-                                row.leadgen_id, row.attempts, message, delay)
-            conn.commit()
-            continue
-        with conn.cursor() as cursor:
-            result = land_chunk(cursor, settings, "meta", list(split_payload("meta", lead)),
-                                batch_id, LANDED_FROM)
-            leadgen_queue.mark_done(cursor, settings, row.leadgen_id, batch_id)
-        conn.commit()
-        landed.add(result)
-        counts.landed += result.landed
-        counts.already_present += result.already_present
-    with conn.cursor() as cursor:
-        finish_batch(cursor, settings, batch_id, landed, "succeeded", counts.as_dict())
-    conn.commit()
+    with landing_batch(conn, settings, "meta", "webhook",
+                       {"leadgen_ids": [row.leadgen_id for row in claimed]}, url=url) as batch:
+        for row in claimed:
+            _process_row(conn, settings, fetch, config, batch, row, counts)
+        batch.detail.update(counts.as_dict())
     return counts
 
 
@@ -140,7 +171,7 @@ def drain(settings: Settings, url: str, fetch: LeadFetcher | None = None,
     conn = connect(url, "leadlink-leadgen-worker")
     try:
         while stop is None or not stop.is_set():
-            counts = process_due(conn, settings, fetch, config)
+            counts = process_due(conn, settings, fetch, config, url)
             total.add(counts)
             if counts.claimed == 0:
                 break

@@ -8,7 +8,6 @@ between pages (see loaders/knowlarity/loader.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from loaders.http import HttpClient, RetryPolicy
+from loaders.payload_checks import load_json
 from loaders.settings import KnowlaritySettings, Settings
 
 DEFAULT_BASE_URL = KnowlaritySettings.base_url
@@ -110,7 +110,7 @@ class KnowlarityClient:
         })
         text = response.text
         try:
-            document = json.loads(text)
+            document = load_json(text)  # one bad value costs its call, not the page
         except ValueError as error:
             return CallPage(offset, None, f"call-log page is not valid JSON ({error})", text)
         if not isinstance(document, dict) or not isinstance(document.get("objects"), list):

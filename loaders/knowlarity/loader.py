@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from loaders.database import connect
 from loaders.knowlarity.client import KnowlarityClient, ist_text
-from loaders.landing import finish_batch, start_batch
+from loaders.landing import landing_batch
 from loaders.progress import Progress
 from loaders.settings import Settings
 from loaders.shapes import Item, Record, Rejected, split_payload
@@ -135,37 +135,30 @@ def load_knowlarity(settings: Settings, url: str, since: datetime | None = None,
         start = window_start(since, saved, end, settings.lookback_minutes,
                              settings.knowlarity.initial_days)
         result.window = (start.isoformat(), end.isoformat())
-        with conn.cursor() as cursor:
-            result.batch_id = start_batch(cursor, settings, SOURCE, "api", {
+        with landing_batch(conn, settings, SOURCE, "api", {
                 "window": list(result.window), "cursor_before": saved.isoformat() if saved else None,
-            })
-        conn.commit()
-        loader = _ChunkLoader(conn, settings, client, result.batch_id, result, progress, max_passes)
-        may_advance = True
-        try:
-            for chunk_start, chunk_end in chunks(start, end, chunk_size):
-                if not loader.load(chunk_start, chunk_end, may_advance):
-                    # A later chunk must not move the cursor past this one.
-                    may_advance = False
-                    result.incomplete_scopes.append(
-                        f"{SCOPE} {ist_text(chunk_start)}..{ist_text(chunk_end)}")
-        except BaseException as error:
-            conn.rollback()
-            result.failed_scopes[SCOPE] = str(error)
-            with conn.cursor() as cursor:
-                finish_batch(cursor, settings, result.batch_id, result.counts, "failed",
-                             {"error": str(error)[:500]})
-            conn.commit()
-            raise
-        finally:
-            progress.done()
-            result.requests = client.http.requests_made
-            result.retries = client.http.retries
-        with conn.cursor() as cursor:
-            finish_batch(cursor, settings, result.batch_id, result.counts, "succeeded",
-                         {"pages": result.pages, "retries": result.retries,
-                          "incomplete": result.incomplete_scopes})
-        conn.commit()
+        }, url=url) as batch:
+            result.batch_id = batch.batch_id
+            batch.counts = result.counts
+            loader = _ChunkLoader(conn, settings, client, batch.batch_id, result, progress,
+                                  max_passes)
+            may_advance = True
+            try:
+                for chunk_start, chunk_end in chunks(start, end, chunk_size):
+                    if not loader.load(chunk_start, chunk_end, may_advance):
+                        # A later chunk must not move the cursor past this one.
+                        may_advance = False
+                        result.incomplete_scopes.append(
+                            f"{SCOPE} {ist_text(chunk_start)}..{ist_text(chunk_end)}")
+            except BaseException as error:
+                result.failed_scopes[SCOPE] = str(error)
+                raise
+            finally:
+                progress.done()
+                result.requests = client.http.requests_made
+                result.retries = client.http.retries
+            batch.detail.update({"pages": result.pages, "retries": result.retries,
+                                 "incomplete": result.incomplete_scopes})
     finally:
         conn.close()
         lock.release()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -34,6 +34,7 @@ from loaders.http import (
     retry_after_seconds,
     strip_query_params,
 )
+from loaders.payload_checks import load_json
 from loaders.settings import MetaSettings, Settings
 
 log = logging.getLogger("leadlink.meta")
@@ -181,7 +182,7 @@ class GraphClient:
             next_params = None  # paging.next carries every parameter
             text = response.text
             try:
-                document = json.loads(text)
+                document = load_json(text)  # one bad value costs its lead, not the page
             except ValueError as error:
                 yield LeadPage(None, f"Graph page is not valid JSON ({error})", text)
                 return
@@ -239,9 +240,11 @@ class GraphClient:
 
     def get_lead(self, lead_id: str) -> dict[str, Any]:
         """One lead by id (the webhook's leadgen_id) with the same fields as the pull."""
-        response = self.http.get(self._url(str(lead_id)), params={"fields": ",".join(LEAD_FIELDS)})
+        # a path segment, quoted: an id like ../../me/accounts must never reach another endpoint
+        response = self.http.get(self._url(quote(str(lead_id), safe="")),
+                                 params={"fields": ",".join(LEAD_FIELDS)})
         try:
-            lead = response.json()
+            lead = load_json(response.text)
         except ValueError as error:
             raise GraphPageError(f"lead {lead_id}: answer is not valid JSON ({error})") from None
         if not isinstance(lead, dict):

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from loaders.database import connect
 from loaders.http import AuthError, HttpError
-from loaders.landing import finish_batch, start_batch
+from loaders.landing import landing_batch
 from loaders.meta.client import GraphClient, GraphPageError
 from loaders.progress import Progress
 from loaders.settings import Settings
@@ -49,53 +49,47 @@ def load_meta(settings: Settings, url: str, since: datetime | None = None,
     conn = connect(url, "leadlink-load-meta")
     try:
         end = until or utc_now()
-        with conn.cursor() as cursor:
-            result.batch_id = start_batch(cursor, settings, SOURCE, "api", {
+        with landing_batch(conn, settings, SOURCE, "api", {
                 "until": end.isoformat(), "since": since.isoformat() if since else None,
-                "forms": list(forms)})
-        conn.commit()
-        status = "succeeded"
-        try:
-            listed = client.list_forms(client.config.page_id)
-            by_id = {str(form["id"]): form for form in listed}
-            wanted = list(forms) if forms else list(by_id)
-            for form_id in wanted:
-                if form_id not in by_id:
-                    log.warning("meta: form %s is not listed on page %s; reading it anyway",
-                                form_id, client.config.page_id)
-                scope = f"form:{form_id}"
-                with conn.cursor() as cursor:
-                    saved = get_cursor(cursor, settings, SOURCE, scope)
-                conn.rollback()
-                start = window_start(since, saved, end, settings.lookback_minutes,
-                                     settings.meta.initial_days)
-                try:
-                    _load_form(conn, settings, client, result, progress, form_id, scope, start, end)
-                except AuthError:
-                    raise
-                except (HttpError, GraphPageError) as error:
-                    # One form failing (retries exhausted, a deleted form) does not stop the others.
+                "forms": list(forms)}, url=url) as batch:
+            result.batch_id = batch.batch_id
+            batch.counts = result.counts
+            try:
+                listed = client.list_forms(client.config.page_id)
+                by_id = {str(form["id"]): form for form in listed}
+                wanted = list(forms) if forms else list(by_id)
+                for form_id in wanted:
+                    if form_id not in by_id:
+                        log.warning("meta: form %s is not listed on page %s; reading it anyway",
+                                    form_id, client.config.page_id)
+                    scope = f"form:{form_id}"
+                    with conn.cursor() as cursor:
+                        saved = get_cursor(cursor, settings, SOURCE, scope)
                     conn.rollback()
-                    log.error("meta: form %s failed: %s", form_id, error)
-                    result.failed_scopes[scope] = str(error)
-                    status = "failed"
-        except BaseException as error:
-            conn.rollback()
-            result.failed_scopes.setdefault("forms", str(error))
-            with conn.cursor() as cursor:
-                finish_batch(cursor, settings, result.batch_id, result.counts, "failed",
-                             {"error": str(error)[:500]})
-            conn.commit()
-            raise
-        finally:
-            progress.done()
-            result.requests = client.http.requests_made
-            result.retries = client.http.retries
-        with conn.cursor() as cursor:
-            finish_batch(cursor, settings, result.batch_id, result.counts, status,
-                         {"pages": result.pages, "retries": result.retries,
-                          "incomplete": result.incomplete_scopes, "failed": result.failed_scopes})
-        conn.commit()
+                    start = window_start(since, saved, end, settings.lookback_minutes,
+                                         settings.meta.initial_days)
+                    try:
+                        _load_form(conn, settings, client, result, progress, form_id, scope,
+                                   start, end)
+                    except AuthError:
+                        raise
+                    except (HttpError, GraphPageError) as error:
+                        # One form failing (retries exhausted, a deleted form) does not stop the
+                        # others; the batch ends failed.
+                        conn.rollback()
+                        log.error("meta: form %s failed: %s", form_id, error)
+                        result.failed_scopes[scope] = str(error)
+                        batch.status = "failed"
+            except BaseException as error:
+                result.failed_scopes.setdefault("forms", str(error))
+                raise
+            finally:
+                progress.done()
+                result.requests = client.http.requests_made
+                result.retries = client.http.retries
+            batch.detail.update({"pages": result.pages, "retries": result.retries,
+                                 "incomplete": result.incomplete_scopes,
+                                 "failed": result.failed_scopes})
     finally:
         conn.close()
         lock.release()

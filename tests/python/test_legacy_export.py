@@ -84,9 +84,10 @@ def test_missing_required_column_is_a_clear_error(run_cli, database_url, tmp_pat
     assert "header lacks required column(s) id" in result.output
 
 
-def test_ragged_rows_and_blank_lines_take_the_forgiving_reader(run_cli, database_url, tmp_path):
-    # PostgreSQL's CSV reader refuses these files as a whole; the row-by-row reader lands what it
-    # can and quarantines the rest, exactly as for a clean file
+def test_ragged_rows_are_quarantined_never_padded_or_cut(run_cli, database_url, tmp_path):
+    # PostgreSQL's CSV reader refuses these files as a whole; the row-by-row reader lands the
+    # clean rows and quarantines each ragged one with its reason (a cell too many or too few
+    # means the columns may have shifted: landing it would put values under the wrong names)
     ragged = write(tmp_path, "ragged.csv", "id,full_name,created_at\n"
                    "1,Asha,2025-12-01T10:00:00+00:00\n"
                    "\n"
@@ -95,12 +96,48 @@ def test_ragged_rows_and_blank_lines_take_the_forgiving_reader(run_cli, database
                    "x,Bad id,\n")
     result = run_cli("load", "legacy", "--leads", str(ragged))
     assert result.exit_code == 0, result.output
-    assert "landed 3, quarantined 1" in result.stdout
-    assert query(database_url, "select id, full_name, created_at is null from crm.leads_master"
-                               " order by id") == [(1, "Asha", False), (2, "Ravi", False),
-                                                   (3, "Short row", True)]
-    assert query(database_url, "select reason from raw.quarantine") == [
+    assert "landed 1, quarantined 3" in result.stdout
+    assert query(database_url, "select id, full_name from crm.leads_master") == [(1, "Asha")]
+    assert query(database_url, "select reason from raw.quarantine order by reason") == [
+        ("ragged.csv line 4: the row has 4 fields, the header 3",),
+        ("ragged.csv line 5: the row has 2 fields, the header 3",),
         ("ragged.csv line 6: id is not a valid bigint: x",)]
+    originals = [row[0] for row in query(database_url, "select original_text from raw.quarantine"
+                                                       " order by reason")]
+    assert "an extra cell" in originals[0] and "Short row" in originals[1]
+
+
+def test_a_nul_byte_or_a_non_utf8_row_is_quarantined_not_a_traceback(run_cli, database_url,
+                                                                        tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"id,full_name\n1,Asha\n2,Ra\x00vi\n3,\xff\xfeLatin\n4,Meera\n")
+    result = run_cli("load", "legacy", "--leads", str(path))
+    assert result.exit_code == 0, result.output
+    assert query(database_url, "select id from crm.leads_master order by id") == [(1,), (4,)]
+    reasons = [row[0] for row in query(database_url, "select reason from raw.quarantine"
+                                                     " order by reason")]
+    assert reasons == ["nul.csv line 3: the row holds a NUL byte, which PostgreSQL cannot store",
+                       "nul.csv line 4: the row holds bytes that are not UTF-8"]
+
+
+def test_rows_pointing_at_sources_never_loaded_are_one_clear_error(run_cli, database_url,
+                                                                   export):
+    result = run_cli("load", "legacy", "--leads", str(export["leads"]))
+    assert result.exit_code != 0
+    assert "point at sources" in result.output and "--sources" in result.output
+    assert query(database_url, "select count(*) from raw.quarantine") == [(0,)]
+    assert query(database_url, "select status, detail ->> 'error' is not null"
+                               " from raw.load_batches") == [("failed", True)]
+
+
+def test_a_header_only_export_never_empties_leads_master(run_cli, database_url, export,
+                                                         tmp_path):
+    run_cli("load", "legacy", "--leads", str(export["leads"]), "--sources", str(export["sources"]))
+    header_only = write(tmp_path, "empty.csv", "id,full_name,phone_number_normalized\n")
+    result = run_cli("load", "legacy", "--leads", str(header_only))
+    assert result.exit_code != 0
+    assert "refusing to empty crm.leads_master (2 rows)" in result.output
+    assert query(database_url, "select count(*) from crm.leads_master") == [(2,)]
 
 
 def test_clean_and_forgiving_readers_land_the_same(run_cli, database_url, export, tmp_path):

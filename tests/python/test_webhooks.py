@@ -444,3 +444,145 @@ def _healthy(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+# --- poison bodies: stored first, each record on its own -----------------------------------------
+DEEP = b"[" * 100_000 + b"]" * 100_000
+POISON_KNOWLARITY_BODIES = {
+    "deep_nesting": DEEP,
+    "empty": b"",
+    "whitespace": b"  \n ",
+    "huge_integer": b'{"uuid": "call-bigint", "call_duration": ' + b"9" * 5000 + b"}",
+    "nan": b'{"uuid": "call-nan", "call_duration": NaN}',
+    "infinity": b'{"uuid": "call-inf", "call_duration": -Infinity}',
+    "overflow": b'{"uuid": "call-1e400", "call_duration": 1e400}',
+    "lone_surrogate": b'{"uuid": "call-surrogate", "customer_number": "\\ud800"}',
+    "nul": b'{"uuid": "call-nul", "customer_number": "98\\u00007"}',
+    "not_utf8": b'{"uuid": "call-latin1", "customer_number": "\xff\xfe"}',
+    "huge_phone": b'{"uuid": "call-huge", "customer_number": "' + b"9" * 900_000 + b'"}',
+    "float_phone": b'{"uuid": "call-float", "customer_number": 9.876543210e9}',
+    "object_phone": b'{"uuid": "call-object", "customer_number": {"n": 1}}',
+    "long_key": b'{"uuid": "' + b"u" * 500 + b'", "customer_number": "9876543210"}',
+    "array_data": b'{"event": "call.completed", "data": [1, 2]}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(POISON_KNOWLARITY_BODIES))
+def test_a_poison_knowlarity_body_is_stored_and_quarantined_with_its_batch(client, database_url,
+                                                                           case):
+    body = POISON_KNOWLARITY_BODIES[case]
+    response = client.post("/webhooks/knowlarity", content=body,
+                           headers={"X-Leadlink-Token": TOKEN, "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "quarantined"
+    assert query(database_url, "select outcome, batch_id is not null"
+                               " from raw.webhook_deliveries") == [("quarantined", True)]
+    rows = query(database_url, "select quarantine.reason, quarantine.batch_id = delivery.batch_id"
+                               " from raw.quarantine cross join raw.webhook_deliveries as delivery")
+    assert len(rows) == 1 and rows[0][1] is True, rows
+    assert count(database_url, "knowlarity_calls") == 0
+    assert count(database_url, "load_batches", "status = 'running'") == 0
+    # a redelivery is acknowledged and changes nothing: the sender stops retrying
+    again = client.post("/webhooks/knowlarity", content=body, headers={"X-Leadlink-Token": TOKEN})
+    assert again.status_code == 200
+    assert count(database_url, "quarantine") == 1
+
+
+def test_one_poison_call_in_a_body_costs_only_that_call(client, database_url):
+    body = b'[{"uuid": "call-good", "customer_number": "9845012345"},' \
+           b' {"uuid": "call-bad", "call_duration": NaN}]'
+    response = client.post("/webhooks/knowlarity", content=body, headers={"X-Leadlink-Token": TOKEN})
+    assert response.json()["outcome"] == "landed"
+    assert query(database_url, "select call_uuid from raw.knowlarity_calls") == [("call-good",)]
+    reason = query(database_url, "select reason from raw.quarantine")[0][0]
+    assert "NaN is not a JSON number" in reason and "call-bad" in reason
+
+
+def test_numbers_are_never_silently_changed(client, database_url):
+    # 1e-400 would become 0, 1e400 inf (then null): both are refused, the rest lands as sent
+    body = b'{"uuid": "call-small", "call_duration": 1e-400}'
+    client.post("/webhooks/knowlarity", content=body, headers={"X-Leadlink-Token": TOKEN})
+    assert count(database_url, "knowlarity_calls") == 0
+    assert "too small" in query(database_url, "select reason from raw.quarantine")[0][0]
+
+
+def test_a_head_with_a_valid_token_is_stored(client, database_url):
+    response = client.head("/webhooks/knowlarity", params={"token": TOKEN})
+    assert response.status_code == 200
+    assert query(database_url, "select method, outcome from raw.webhook_deliveries") == [
+        ("HEAD", "quarantined")]
+
+
+def test_a_form_encoded_push_is_stored_without_its_token(client, database_url):
+    # the hook URL carries the token, and so does the form Knowlarity posts to it
+    response = client.post("/webhooks/knowlarity", params={"token": TOKEN},
+                           content=f"token={TOKEN}&callid=call-form"
+                           "&caller_id=%2B919845012345".encode(),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200, response.text
+    assert query(database_url, "select call_uuid, payload ->> 'caller_id' from raw.knowlarity_calls"
+                 ) == [("call-form", "+919845012345")]
+    assert count(database_url, "webhook_deliveries", "body_text like '%%" + TOKEN + "%%'") == 0
+    assert count(database_url, "webhook_deliveries", "body_text like '%%token%%'") == 0
+    assert count(database_url, "knowlarity_calls", "payload ? 'token'") == 0
+
+
+def test_a_meta_body_batching_a_poison_change_queues_the_good_one(client, database_url):
+    body = (b'{"object":"page","entry":[{"id":"1020304050","time":1765007533,"changes":['
+            b'{"field":"leadgen","value":{"leadgen_id":"111222333444555","form_id":"9"}},'
+            b'{"field":"leadgen","value":{"leadgen_id":"111222333444556","form_id":"a\\u0000b"}},'
+            b'{"field":"leadgen","value":{"leadgen_id":"../../me/accounts","form_id":"9"}},'
+            b'{"field":"leadgen","value":{"leadgen_id":"111222333444557","x":NaN}}]}]}')
+    response = client.post("/webhooks/meta", content=body, headers=signed(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["queued"] == 1
+    assert query(database_url, "select leadgen_id from raw.meta_leadgen_queue") == [
+        ("111222333444555",)]
+    reasons = sorted(row[0] for row in query(
+        database_url, "select reason from raw.quarantine where batch_id is not null"))
+    assert len(reasons) == 3, reasons
+    assert any("NUL" in reason for reason in reasons)
+    assert any("not all digits" in reason for reason in reasons)
+    assert any("NaN" in reason for reason in reasons)
+
+
+def test_a_poison_meta_body_is_stored_and_quarantined(client, database_url):
+    for body in (DEEP, b"", b'{"entry": [' + b"1" * 5000 + b"]}", b"\xff{"):
+        response = client.post("/webhooks/meta", content=body, headers=signed(body))
+        assert response.status_code == 200, response.text
+    assert count(database_url, "webhook_deliveries") == 4
+    assert count(database_url, "quarantine", "batch_id is not null") == 4
+
+
+def test_the_pool_sets_its_timeouts_per_transaction_not_at_startup(database_url):
+    from leadlink.receiver.pool import ConnectionPool
+
+    pool = ConnectionPool(database_url, 1, statement_timeout_ms=1234)
+    try:
+        with pool.connection() as (conn, _):
+            assert not conn.get_dsn_parameters().get("options")
+            with conn.cursor() as cursor:
+                cursor.execute("show statement_timeout")
+                assert cursor.fetchone()[0] == "1234ms"
+            conn.commit()
+            with conn.cursor() as cursor:  # it ends with the transaction (set local)
+                cursor.execute("show statement_timeout")
+                assert cursor.fetchone()[0] == "0"
+    finally:
+        pool.close()
+
+
+def test_a_database_error_is_logged_without_values(client, database_url, caplog, monkeypatch):
+    from leadlink.receiver import intake
+
+    def failing(cursor, *args):
+        cursor.execute("select '+919845012345x'::bigint")
+
+    monkeypatch.setattr(intake, "_land_knowlarity_rows", failing)
+    with caplog.at_level("INFO", logger="leadlink"):
+        response = client.post("/webhooks/knowlarity", json=FLAT, headers={"X-Leadlink-Token": TOKEN})
+    assert response.status_code == 200  # stored, then quarantined whole
+    assert query(database_url, "select outcome from raw.webhook_deliveries") == [("quarantined",)]
+    assert "could not be landed" in query(database_url, "select reason from raw.quarantine")[0][0]
+    assert "InvalidTextRepresentation" in caplog.text
+    assert "9845012345" not in caplog.text
