@@ -14,6 +14,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
+from loaders.logging_utils import mask_phones
 from loaders.settings import Settings
 
 log = logging.getLogger("leadlink.database")
@@ -54,6 +55,19 @@ def redact_url(url: str) -> str:
 def redact_urls_in(text: str) -> str:
     """Every URL inside a message redacted (and libpq `password=` values)."""
     return _TEXT_PASSWORD.sub(r"\1***", _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text))
+
+
+def database_message(error: psycopg2.Error) -> str:
+    """A database error in one printable line: the primary message (or a connection failure's
+    first line) and its SQLSTATE; never PostgreSQL's DETAIL / CONTEXT lines, which quote row
+    values; URLs redacted and phone-like numbers masked."""
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or (str(error).strip().splitlines() or [type(error).__name__])[0]
+    code = getattr(error, "pgcode", None)
+    kind = type(error).__name__
+    line = f"{kind} ({code}): {text}" if code else f"{kind}: {text}"
+    return mask_phones(redact_urls_in(" ".join(line.split())))
 
 
 def ensure_database_exists(admin_url: str, database: str) -> None:

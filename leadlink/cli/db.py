@@ -8,8 +8,8 @@ import click
 import psycopg2
 
 from leadlink.cli.context import settings_of
-from leadlink.runtime.database import database_message, embedded_server, prepare, resolve_database_url
-from loaders.database import connect, migrate, redact_url
+from leadlink.runtime.database import embedded_server, prepare, resolve_database_url
+from loaders.database import connect, database_message, migrate, redact_url
 
 
 @click.group()

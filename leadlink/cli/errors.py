@@ -12,7 +12,9 @@ import click
 import psycopg2
 
 from leadlink.pipeline.scheduled_run import failed_summary
-from leadlink.runtime.database import database_message
+from leadlink.runtime.embedded import EmbeddedDatabaseError
+from loaders.database import database_message
+from loaders.logging_utils import mask_phones
 from loaders.settings import SettingsError
 
 EXIT_FAILED = 1
@@ -35,6 +37,10 @@ def report(error: Exception, log_format: str, subcommand: str | None, sub_args: 
     if isinstance(error, SettingsError):
         kind, code, message = "configuration", EXIT_CONFIG, "; ".join(error.problems)
         hint = "fix or unset the variable"
+    elif isinstance(error, EmbeddedDatabaseError):
+        # pg_ctl's message and the server log's tail, folded into the one line
+        kind, code, message = "database", EXIT_FAILED, mask_phones(" ".join(str(error).split())[:1000])
+        hint = None
     else:
         assert isinstance(error, psycopg2.Error)
         kind, code, message = "database", EXIT_FAILED, database_message(error)

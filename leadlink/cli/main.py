@@ -22,6 +22,7 @@ from leadlink.cli.phone import phone
 from leadlink.cli.publish import publish
 from leadlink.cli.run import run_command
 from leadlink.cli.serve import serve
+from leadlink.runtime.embedded import EmbeddedDatabaseError
 from loaders.logging_utils import configure_logging
 from loaders.settings import Settings, SettingsError
 
@@ -33,7 +34,7 @@ class LeadlinkGroup(click.Group):
         pending = [*getattr(ctx, "_protected_args", ()), *ctx.args]
         try:
             return super().invoke(ctx)
-        except (SettingsError, psycopg2.Error) as error:
+        except (SettingsError, psycopg2.Error, EmbeddedDatabaseError) as error:
             log_format = ctx.params.get("log_format") or getattr(error, "log_format", None) or "text"
             ctx.exit(report(error, log_format, pending[0] if pending else None, pending[1:]))
 

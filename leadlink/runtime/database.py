@@ -3,11 +3,8 @@ demand; and `prepare`, what every command runs first (resolve, then migrate the 
 
 from __future__ import annotations
 
-import psycopg2
-
 from leadlink.runtime.embedded import EmbeddedServer, server_url
-from loaders.database import ensure_database_exists, migrate, redact_urls_in
-from loaders.logging_utils import mask_phones
+from loaders.database import ensure_database_exists, migrate
 from loaders.settings import Settings
 
 
@@ -33,15 +30,3 @@ def prepare(settings: Settings) -> str:
     migrate(url, settings)
     return url
 
-
-def database_message(error: psycopg2.Error) -> str:
-    """A database error in one printable line: the primary message (or a connection failure's
-    first line) and its SQLSTATE; never PostgreSQL's DETAIL / CONTEXT lines, which quote row
-    values; URLs redacted and phone-like numbers masked."""
-    diag = getattr(error, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    text = primary or (str(error).strip().splitlines() or [type(error).__name__])[0]
-    code = getattr(error, "pgcode", None)
-    kind = type(error).__name__
-    line = f"{kind} ({code}): {text}" if code else f"{kind}: {text}"
-    return mask_phones(redact_urls_in(" ".join(line.split())))

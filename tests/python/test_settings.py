@@ -180,3 +180,13 @@ def test_database_errors_never_echo_row_values(run_cli, database_url: str, monke
         assert result.exit_code == 1 and result.stderr.count("\n") == 1
         assert "9876543210" not in result.stderr and "DETAIL" not in result.stderr
         assert f"({error.pgcode})" in result.stderr  # the SQLSTATE says what kind of error
+
+
+def test_embedded_server_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pgdata").mkdir(parents=True)
+    (tmp_path / "pgdata" / "notes.txt").write_text("not a cluster")
+    result = invoke({"LEADLINK_HOME": str(tmp_path), "LEADLINK_DATABASE_URL": "",
+                     "LEADLINK_PG_PORT": str(free_port())}, "db", "up")
+    last = result.stderr.splitlines()[-1]  # after the INFO line saying it tried
+    assert result.exit_code == 1 and last.startswith("leadlink: database error: ")
+    assert "is not a PostgreSQL data directory" in last and "Traceback" not in result.stderr
