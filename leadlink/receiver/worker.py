@@ -122,7 +122,11 @@ def _process_row(conn: psycopg2.extensions.connection, settings: Settings, fetch
                               _is_final(error), counts)
         conn.commit()
         return
-    items = list(split_payload("meta", lead))
+    # only the lead asked for lands: another object in the answer is kept in quarantine
+    items = [item if not isinstance(item, Record) or item.key == row.leadgen_id
+             else Rejected(f"Graph answered lead {item.key[:40]} for leadgen {row.leadgen_id}",
+                           readable_text(item.payload))
+             for item in split_payload("meta", lead)]
     with conn.cursor() as cursor:
         result = land_chunk(cursor, settings, "meta", items, batch.batch_id, LANDED_FROM)
         is_the_lead = any(isinstance(item, Record) and item.key == row.leadgen_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -586,3 +587,128 @@ def test_a_database_error_is_logged_without_values(client, database_url, caplog,
     assert "could not be landed" in query(database_url, "select reason from raw.quarantine")[0][0]
     assert "InvalidTextRepresentation" in caplog.text
     assert "9845012345" not in caplog.text
+
+
+# --- the worker: done only when landed; one batch lifecycle ---------------------------------------
+def _queue_lead(client, leadgen_id: str) -> None:
+    body = notification_bytes(leadgen_id)
+    assert client.post("/webhooks/meta", content=body, headers=signed(body)).json()["queued"] == 1
+
+
+@pytest.mark.parametrize("answer", [{}, {"id": "999999999999999", "field_data": []},
+                                    {"error": {"code": 1}}, {"data": []}])
+def test_a_200_answer_without_the_lead_is_retried_then_failed_never_done(client, settings,
+                                                                         database_url, answer):
+    _queue_lead(client, LEADGEN_ID)
+    config = WorkerConfig(retry_base_seconds=60.0, fail_after=2)
+    statuses = []
+    for _ in range(2):
+        execute(database_url, "update raw.meta_leadgen_queue set next_attempt_at = now()")
+        drain(settings, database_url, lambda _: answer, config)
+        statuses.append(query(database_url, "select status from raw.meta_leadgen_queue")[0][0])
+    assert statuses == ["pending", "failed"]
+    error = query(database_url, "select last_error from raw.meta_leadgen_queue")[0][0]
+    assert "without a usable lead" in error and json.dumps(answer)[:10] in error
+    assert count(database_url, "meta_leads") == 0
+    assert count(database_url, "load_batches", "status = 'running'") == 0
+
+
+def test_a_broken_worker_pass_ends_its_batch_failed(client, settings, database_url, monkeypatch):
+    from leadlink.receiver import worker
+
+    _queue_lead(client, LEADGEN_ID)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(worker, "land_chunk", broken)
+    with pytest.raises(RuntimeError):
+        drain(settings, database_url, lambda _: graph_lead(LEADGEN_ID), WorkerConfig())
+    assert query(database_url, "select source, method, status, detail ->> 'error'"
+                               " from raw.load_batches where method = 'webhook'"
+                               " and source = 'meta'") == [
+        ("meta", "webhook", "failed", "RuntimeError: disk full")]
+    assert query(database_url, "select status from raw.meta_leadgen_queue") == [("pending",)]
+
+
+def test_an_id_that_is_not_digits_is_never_sent_to_graph(settings, database_url, fake_graph):
+    # a row queued before ids were checked at intake
+    execute(database_url, "insert into raw.webhook_deliveries (source, body_sha256, body_text)"
+                          " values ('meta', 'x', '{}');"
+                          " insert into raw.meta_leadgen_queue (leadgen_id, change_value,"
+                          " delivery_id) select '../../me/accounts', '{}', delivery_id"
+                          " from raw.webhook_deliveries")
+    fetched: list[str] = []
+    drain(settings, database_url, fetched.append, WorkerConfig())
+    assert fetched == []
+    assert query(database_url, "select status from raw.meta_leadgen_queue") == [("failed",)]
+    # and the Graph client quotes whatever it is given as one path segment
+    fetch = lead_fetcher(graph_settings(settings, fake_graph), sleep=lambda _: None)
+    with pytest.raises(Exception):  # noqa: B017 - the fake knows no such lead
+        fetch("../../me/accounts")
+    assert all("/me/accounts" not in request["path"] for request in fake_graph.requests)
+    assert any("..%2F..%2Fme%2Faccounts" in request["path"] for request in fake_graph.requests)
+
+
+# --- connections that never finish their request ---------------------------------------------------
+@pytest.fixture
+def live_server(settings, database_url) -> Iterator[int]:
+    """The app on uvicorn in a thread, with the serve protocol and deadlines of one second."""
+    import threading
+
+    import uvicorn
+
+    from leadlink.receiver.protocol import HeaderDeadlineProtocol
+
+    class QuickDeadline(HeaderDeadlineProtocol):
+        header_timeout = 1.0
+
+    port = free_port()
+    app = create_app(settings, database_url, receiver_config(body_timeout=1.0))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=QuickDeadline,
+                                           log_level="warning", timeout_keep_alive=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    _wait_until(lambda: server.started, timeout=20, interval=0.05)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes]:
+    """(closed by the server in time, what it sent first)."""
+    sock.settimeout(seconds)
+    received = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return True, received
+            received += chunk
+    except TimeoutError:
+        return False, received
+
+
+@pytest.mark.parametrize("sent", [
+    b"",  # connects and says nothing
+    b"POST /webhooks/knowlarity HTTP/1.1\r\nHost: x\r\nX-Leadlink-Token: ",  # headers never end
+])
+def test_a_connection_that_never_finishes_its_headers_is_closed(live_server, sent):
+    # uvicorn alone would keep both open for ever (timeout_keep_alive covers idle keep-alive only)
+    with socket.create_connection(("127.0.0.1", live_server)) as sock:
+        sock.sendall(sent)
+        started = time.monotonic()
+        closed, answer = _closed_within(sock, 5.0)
+    assert closed and time.monotonic() - started < 3.0
+    assert answer == b""
+
+
+def test_a_body_that_never_arrives_whole_is_answered_408_and_closed(live_server, database_url):
+    with socket.create_connection(("127.0.0.1", live_server)) as sock:
+        sock.sendall(b"POST /webhooks/knowlarity HTTP/1.1\r\nHost: x\r\nX-Leadlink-Token: "
+                     + TOKEN.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"uuid\": ")
+        started = time.monotonic()
+        closed, answer = _closed_within(sock, 5.0)
+    assert closed and time.monotonic() - started < 3.0
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert count(database_url, "webhook_deliveries") == 0
