@@ -7,7 +7,8 @@
   Meta's `estimated_time_to_regain_access`) is honoured as a floor, itself capped.
 - Auth errors fail at once with a message naming the env var to fix.
 - Secrets never appear in logs, exceptions or repr: URLs are logged without their secret query
-  parameters (`access_token` ...), and every message is scrubbed of the secret values we know.
+  parameters (`access_token` ...), and every message is scrubbed of the secret values we know;
+  an error answer quoted in a message has its phone-like numbers masked.
   Exceptions are raised `from None` so a traceback carries no library message with a raw URL.
 - `sleep`, `clock` and `random` are injectable so tests never wait for real.
 
@@ -31,6 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from loaders.database import redact_url
+from loaders.logging_utils import mask_phones
 from loaders.settings import HttpSettings
 
 log = logging.getLogger("leadlink.http")
@@ -271,7 +273,7 @@ class HttpClient:
                 if isinstance(decision, Fatal):
                     raise FatalHttpError(
                         f"{self.name}: {decision.reason} for {shown}: "
-                        f"{self._safe(response.text[:300])}",
+                        f"{mask_phones(self._safe(response.text[:300]))}",
                         response.status_code, shown,
                     ) from None
                 last_problem = decision.reason

@@ -144,3 +144,12 @@ def test_redact_url():
     assert redact_url("postgresql://db/crm") == "postgresql://db/crm"
     assert redact_urls_in("could not reach postgresql://app:pw@db/crm (password=pw)") == \
         "could not reach postgresql://app:***@db/crm (password=***)"
+
+
+def test_an_error_answer_quoting_a_phone_is_masked_in_the_message():
+    body = '{"error": "no call for customer_number +919876543210"}'
+    transport, _ = scripted([httpx.Response(400, text=body)])
+    client = HttpClient(policy=RetryPolicy(max_attempts=1), transport=transport, name="knowlarity")
+    with pytest.raises(FatalHttpError) as caught:
+        client.get("https://api.example/calls")
+    assert "9876543210" not in str(caught.value) and "+91********10" in str(caught.value)
