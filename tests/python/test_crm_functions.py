@@ -9,6 +9,7 @@ no publish) gets the functions once and is cloned per test.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 from crmhelpers import crm_template, execute_sql, load_samples, plan  # noqa: F401 - fixtures
-from dbhelpers import admin_execute, cli_env, invoke, query, with_database
+from dbhelpers import PROJECT_DIR, admin_execute, cli_env, invoke, query, with_database
 from livehelpers import database_copy, drop_database
 from psycopg2 import sql
 
@@ -243,13 +244,16 @@ def app_role(crm: str, pg_admin_url: str) -> Iterator[str]:
     admin_execute(pg_admin_url, sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
 
 
-def _as_role(url: str, role: str, statement: str) -> list[tuple]:
+def _as_role(url: str, role: str, statement: str, commit: bool = False) -> list[tuple]:
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cursor:
-            cursor.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+            cursor.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
             cursor.execute(statement)
-            return cursor.fetchall()
+            rows = cursor.fetchall()
+        if commit:
+            conn.commit()
+        return rows
     finally:
         conn.rollback()
         conn.close()
@@ -305,3 +309,33 @@ def test_preflight_names_the_missing_right_and_changes_nothing(pg_admin_url: str
     finally:
         drop_database(pg_admin_url, name)
         admin_execute(pg_admin_url, sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
+
+
+# --- the README's SQL, as written ---------------------------------------------------------------
+def _readme_sql_blocks() -> list[str]:
+    text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Using leadlink from the CRM app\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def test_the_readme_grants_and_calls_run_as_written(crm: str, pg_admin_url: str):
+    for role in ("service_role", "authenticated", "anon"):  # Supabase's API roles
+        admin_execute(pg_admin_url, sql.SQL(
+            "do $$ begin create role {} nologin; exception when duplicate_object then null; end $$"
+        ).format(sql.Identifier(role)))
+    grants, calls = _readme_sql_blocks()
+    execute_sql(crm, grants)
+    statements = [statement.strip() for statement in calls.split(";") if statement.strip()]
+    assert len(statements) == 3
+    create, search, normalize = (_as_role(crm, "service_role", statement, commit=True)[0][0]
+                                 for statement in statements)
+    assert isinstance(create, int) and normalize == "+919845012345"
+    assert _as_role(crm, "service_role", statements[0]) == [(create,)]  # found again, not a new row
+    assert search["phone_e164"] == "+919845012345" and search["customer"]["id"] == create
+    assert search["customer"]["full_name"] == "Asha Rao" and search["customer"]["city"] == "Mysuru"
+    # the search for signed-in staff, find-or-create only server-side, nothing for anon
+    assert _as_role(crm, "authenticated", statements[1])[0][0] == search
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _as_role(crm, "authenticated", statements[0])
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _as_role(crm, "anon", statements[1])
