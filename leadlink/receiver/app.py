@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from leadlink.receiver import intake
+from leadlink.receiver import intake, intake_meta
 from leadlink.receiver.lookup_endpoint import LookupEndpoint
 from leadlink.receiver.pool import CONNECTION_ERRORS, ConnectionPool, PoolTimeout
 from leadlink.receiver.signature import meta_signature_valid, token_valid
@@ -198,7 +198,7 @@ class Receiver:
             log.info("meta notification refused: missing or wrong X-Hub-Signature-256")
             return PlainTextResponse("invalid signature", status_code=403)
         try:
-            stored = await self.run(intake.store_meta, raw, request.headers.get("content-type"))
+            stored = await self.run(intake_meta.store_meta, raw, request.headers.get("content-type"))
         except DatabaseUnavailable as error:
             log.warning("meta notification answered 503: %s", error)
             return _unavailable()

@@ -4,7 +4,7 @@ Every distinct body is kept in `webhook_deliveries` (a redelivery of the same by
 counter). Knowlarity bodies land in `knowlarity_calls` right away, keyed and hashed exactly as
 `landing.land_chunk` does (one statement instead of its chunk-sized temp-table COPY);
 Meta notifications carry no answers, so each `leadgen` change is queued by leadgen_id for the
-worker that fetches the lead from Graph. Whatever cannot be used goes to quarantine with a reason.
+worker that fetches the lead from Graph (intake_meta). Whatever cannot be used goes to quarantine with a reason.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from urllib.parse import parse_qsl, urlencode
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
-from psycopg2.extras import execute_values
 
 from leadlink.receiver.pool import CONNECTION_ERRORS
 from loaders.landing import LandingCounts, payload_text, quarantine
 from loaders.logging_utils import mask_phone
-from loaders.payload_checks import JsonProblem, load_json, parse_text, readable_text, record_problem
+from loaders.payload_checks import parse_text, readable_text, record_problem
 from loaders.settings import Settings
 from loaders.shapes import Item, Rejected, split_payload
 
@@ -63,7 +62,7 @@ def body_text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\u0000")
 
 
-def _text_key(value: Any) -> str | None:
+def text_key(value: Any) -> str | None:
     """Ids arrive as JSON strings or numbers; keep the exact digits, never go through a float."""
     if isinstance(value, bool) or value is None:
         return None
@@ -74,11 +73,11 @@ def _text_key(value: Any) -> str | None:
     return None
 
 
-def _table(settings: Settings, name: str) -> sql.Composed:
+def raw_table(settings: Settings, name: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(settings.raw_schema), sql.Identifier(name))
 
 
-def _record_delivery(cursor: Any, settings: Settings, source: str, method: str, raw: bytes,
+def record_delivery(cursor: Any, settings: Settings, source: str, method: str, raw: bytes,
                      content_type: str | None, outcome: str) -> tuple[int, bool, str]:
     """Insert the delivery, or count a redelivery of the same bytes. (id, is_new, outcome)."""
     cursor.execute(
@@ -89,7 +88,7 @@ def _record_delivery(cursor: Any, settings: Settings, source: str, method: str, 
             " set times_received = delivery.times_received + 1,"
             " last_received_at = clock_timestamp()"
             " returning delivery_id, (xmax = 0) as inserted, outcome"
-        ).format(_table(settings, "webhook_deliveries")),
+        ).format(raw_table(settings, "webhook_deliveries")),
         (source, method, hashlib.sha256(raw).hexdigest(), body_text(raw), content_type, outcome),
     )
     delivery_id, inserted, stored_outcome = cursor.fetchone()
@@ -104,7 +103,7 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}{f' [{code}]' if code else ''}: {mask_phone(first_line)}"
 
 
-def _webhook_batch(cursor: Any, settings: Settings, source: str, delivery_id: int, seen: int,
+def webhook_batch(cursor: Any, settings: Settings, source: str, delivery_id: int, seen: int,
                    quarantined: int) -> int:
     """The load batch of one delivery, finished in the same transaction (nothing stays running),
     linked from the delivery row."""
@@ -127,12 +126,12 @@ def _webhook_batch(cursor: Any, settings: Settings, source: str, delivery_id: in
 def _set_outcome(cursor: Any, settings: Settings, delivery_id: int, outcome: str) -> None:
     cursor.execute(
         sql.SQL("update {} set outcome = %s where delivery_id = %s").format(
-            _table(settings, "webhook_deliveries")),
+            raw_table(settings, "webhook_deliveries")),
         (outcome, delivery_id),
     )
 
 
-def _store_safely(conn: psycopg2.extensions.connection, settings: Settings, source: str,
+def store_safely(conn: psycopg2.extensions.connection, settings: Settings, source: str,
                   delivery_id: int, raw: bytes, work: Callable[[Any], Stored],
                   fallback: Stored) -> Stored:
     """Run `work` after a savepoint; when the database refuses what it writes (a value no check
@@ -148,7 +147,7 @@ def _store_safely(conn: psycopg2.extensions.connection, settings: Settings, sour
             cursor.execute("rollback to savepoint intake_work")
             reason = f"webhook body could not be landed ({describe_error(error)})"
             log.error("%s delivery %s quarantined: %s", source, delivery_id, describe_error(error))
-            batch_id = _webhook_batch(cursor, settings, source, delivery_id, 1, 1)
+            batch_id = webhook_batch(cursor, settings, source, delivery_id, 1, 1)
             quarantine(cursor, settings, source, [(reason, body_text(raw))], batch_id, LANDED_FROM)
             _set_outcome(cursor, settings, delivery_id, "quarantined")
             fallback.outcome = "quarantined"
@@ -274,7 +273,7 @@ def store_knowlarity(conn: psycopg2.extensions.connection, settings: Settings, r
     rows, rejected = _landable_rows(items)
     outcome = "landed" if rows else "quarantined"
     with conn.cursor() as cursor:
-        delivery_id, new, stored_outcome = _record_delivery(
+        delivery_id, new, stored_outcome = record_delivery(
             cursor, settings, "knowlarity", method, raw, content_type, outcome)
     if not new:
         conn.commit()
@@ -286,117 +285,13 @@ def store_knowlarity(conn: psycopg2.extensions.connection, settings: Settings, r
             batch_id, landed = _land_knowlarity_rows(cursor, settings, delivery_id, rows,
                                                      len(rejected))
         else:
-            batch_id = _webhook_batch(cursor, settings, "knowlarity", delivery_id, len(rejected),
+            batch_id = webhook_batch(cursor, settings, "knowlarity", delivery_id, len(rejected),
                                       len(rejected))
         quarantine(cursor, settings, "knowlarity",
                    [(item.reason, item.original_text) for item in rejected], batch_id, LANDED_FROM)
         return Stored(delivery_id, True, outcome, landed=landed, quarantined=len(rejected))
 
-    stored = _store_safely(conn, settings, "knowlarity", delivery_id, raw, work,
-                           Stored(delivery_id, True, outcome))
-    conn.commit()
-    return stored
-
-
-# --- Meta ----------------------------------------------------------------------------------------
-def _change_rejected(reason: str, change: Any) -> Rejected:
-    return Rejected(reason, readable_text(change))
-
-
-def _leadgen_change(entry: dict[str, Any], change: Any) -> LeadgenChange | Rejected | None:
-    """One change of a notification: queued, rejected with its reason, or not a leadgen change."""
-    if not isinstance(change, dict) or change.get("field") != "leadgen":
-        return None
-    value = change.get("value")
-    if not isinstance(value, dict):
-        return _change_rejected("leadgen change without a value object", change)
-    leadgen_id = _text_key(value.get("leadgen_id"))
-    if leadgen_id is None:
-        return _change_rejected("leadgen change without a usable leadgen_id", change)
-    if not (leadgen_id.isascii() and leadgen_id.isdigit()
-            and len(leadgen_id) <= MAX_LEADGEN_ID_DIGITS):
-        return _change_rejected(f"leadgen_id is not all digits (at most {MAX_LEADGEN_ID_DIGITS})"
-                                "; never sent to Graph", change)
-    value_json, problem = payload_text(value)
-    if problem or value_json is None:
-        return _change_rejected(f"leadgen change {leadgen_id}: {problem}", change)
-    ids = [_text_key(value.get(name)) for name in ("page_id", "form_id", "ad_id", "adgroup_id")]
-    too_long = [text for text in ids if text is not None and len(text) > MAX_LEADGEN_ID_DIGITS]
-    if too_long:
-        return _change_rejected(f"leadgen change {leadgen_id}: an id over "
-                                f"{MAX_LEADGEN_ID_DIGITS} characters", change)
-    return LeadgenChange(leadgen_id, ids[0] or _text_key(entry.get("id")), ids[1], ids[2], ids[3],
-                         value_json)
-
-
-def meta_changes(raw: bytes) -> tuple[list[LeadgenChange], list[Rejected], bool]:
-    """(leadgen changes, rejected pieces, is_notification) from a verified notification body.
-    Never raises; each change is queued or rejected on its own."""
-    try:
-        document = load_json(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, JsonProblem) as error:
-        detail = str(error) if isinstance(error, JsonProblem) else f"not UTF-8: {error.reason}"
-        return [], [Rejected(f"signed Meta webhook body is not valid JSON ({detail})",
-                             body_text(raw))], False
-    if not isinstance(document, dict) or not isinstance(document.get("entry"), list):
-        return [], [Rejected("signed Meta webhook body is not a notification (no entry list)",
-                             body_text(raw))], False
-    changes: list[LeadgenChange] = []
-    rejected: list[Rejected] = []
-    seen: set[str] = set()
-    for entry in document["entry"]:
-        if not isinstance(entry, dict):
-            rejected.append(_change_rejected("notification entry is not an object", entry))
-            continue
-        entry_changes = entry.get("changes")
-        if not isinstance(entry_changes, list):
-            continue
-        for change in entry_changes:
-            result = _leadgen_change(entry, change)
-            if isinstance(result, Rejected):
-                rejected.append(result)
-            elif result is not None and result.leadgen_id not in seen:
-                seen.add(result.leadgen_id)
-                changes.append(result)
-    return changes, rejected, True
-
-
-def store_meta(conn: psycopg2.extensions.connection, settings: Settings, raw: bytes,
-               content_type: str | None) -> Stored:
-    changes, rejected, _ = meta_changes(raw)
-    outcome = "queued" if changes else ("quarantined" if rejected else "ignored")
-    with conn.cursor() as cursor:
-        delivery_id, new, stored_outcome = _record_delivery(
-            cursor, settings, "meta", "POST", raw, content_type, outcome)
-    if not new:
-        conn.commit()
-        return Stored(delivery_id, False, stored_outcome)
-
-    def work(cursor: Any) -> Stored:
-        queued: list[str] = []
-        if changes:
-            rows = execute_values(
-                cursor,
-                sql.SQL(
-                    "insert into {} (leadgen_id, page_id, form_id, ad_id, adgroup_id,"
-                    " change_value, delivery_id) values %s"
-                    " on conflict (leadgen_id) do nothing returning leadgen_id"
-                ).format(_table(settings, "meta_leadgen_queue")).as_string(cursor),
-                [(c.leadgen_id, c.page_id, c.form_id, c.ad_id, c.adgroup_id, c.value_json,
-                  delivery_id) for c in changes],
-                template="(%s, %s, %s, %s, %s, %s::jsonb, %s)",
-                fetch=True,
-            )
-            queued = [row[0] for row in rows]
-        if rejected:
-            batch_id = _webhook_batch(cursor, settings, "meta", delivery_id,
-                                      len(changes) + len(rejected), len(rejected))
-            quarantine(cursor, settings, "meta",
-                       [(item.reason, item.original_text) for item in rejected], batch_id,
-                       LANDED_FROM)
-        return Stored(delivery_id, True, outcome, quarantined=len(rejected), queued=queued)
-
-    stored = _store_safely(conn, settings, "meta", delivery_id, raw, work,
+    stored = store_safely(conn, settings, "knowlarity", delivery_id, raw, work,
                            Stored(delivery_id, True, outcome))
     conn.commit()
     return stored
@@ -412,6 +307,6 @@ def database_answers(conn: psycopg2.extensions.connection, settings: Settings) -
 
 __all__ = [
     "LANDED_FROM", "LandingCounts", "LeadgenChange", "Stored", "body_text", "database_answers",
-    "describe_error", "knowlarity_items", "knowlarity_query_items", "meta_changes",
-    "store_knowlarity", "store_meta", "strip_form_token",
+    "describe_error", "knowlarity_items", "knowlarity_query_items", "store_knowlarity",
+    "strip_form_token",
 ]
