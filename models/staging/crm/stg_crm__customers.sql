@@ -2,7 +2,12 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'customers') }}
+    -- the columns read, by name: the view then depends on these only (see crm_source_columns)
+    select
+        {{ crm_source_columns('customers', ['id', 'phone_number_normalized'],
+            {'full_name': 'text', 'email': 'text', 'city': 'text',
+            'created_at': 'timestamptz', 'updated_at': 'timestamptz'}) }}
+    from {{ source('crm', 'customers') }}
 
 ),
 

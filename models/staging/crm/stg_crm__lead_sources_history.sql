@@ -2,7 +2,11 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'lead_sources_history') }}
+    -- the columns read, by name: the view then depends on these only (see crm_source_columns)
+    select
+        {{ crm_source_columns('lead_sources_history', ['lead_id', 'source_id', 'received_at'],
+            {'external_id': 'text', 'raw_payload': 'jsonb', 'is_primary': 'boolean'}) }}
+    from {{ source('crm', 'lead_sources_history') }}
 
 ),
 

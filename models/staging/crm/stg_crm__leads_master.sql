@@ -2,7 +2,14 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'leads_master') }}
+    -- the columns read, by name: the view then depends on these only (see crm_source_columns)
+    select
+        {{ crm_source_columns('leads_master',
+            ['id', 'phone_number_normalized', 'source_id', 'status', 'customer_id', 'created_at'],
+            {'full_name': 'text', 'alternate_phone_number': 'text',
+            'external_lead_id': 'text', 'assigned_to': 'bigint', 'branch_id': 'bigint',
+            'raw_payload': 'jsonb', 'updated_at': 'timestamptz'}) }}
+    from {{ source('crm', 'leads_master') }}
 
 ),
 

@@ -2,7 +2,12 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'sources') }}
+    -- the columns read, by name: the view then depends on these only (see crm_source_columns)
+    select
+        {{ crm_source_columns('sources', ['id', 'source_type'],
+            {'display_name': 'text', 'total_leads_count': 'integer',
+            'todays_leads_count': 'integer'}) }}
+    from {{ source('crm', 'sources') }}
 
 ),
 
