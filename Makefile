@@ -37,6 +37,7 @@ dbt-test: install
 ## macro (the dbt templater skips macro files: see .sqlfluffignore).
 lint: install
 	$(LEADLINK) exec -- $(BIN)/sqlfluff lint models macros tests analyses
+	cd leadlink/crm/publish/sql && $(abspath $(BIN))/sqlfluff lint .
 
 db-up: install
 	$(LEADLINK) db up

@@ -31,11 +31,13 @@ def publish(ctx: click.Context, apply_changes: bool, as_json: bool, undo_batch: 
     schema leadlink_publish and can be undone with --undo BATCH. See docs/publish.md.
     """
     from leadlink.crm.publish import run
-    from leadlink.crm.publish.batches import PublishLockError
+    from leadlink.crm.publish.batches import PublishLockError, ShortfallError
     from leadlink.crm.publish.plan import render
+    from leadlink.crm.publish.preflight import PreflightError
     from leadlink.crm.publish.steps import ApplyOptions
     from leadlink.crm.publish.undo import UndoError
     from leadlink.runtime.database import prepare
+    from loaders.locks import LockLost
 
     settings: Settings = ctx.find_root().obj["settings"]
     url = prepare(settings)
@@ -61,7 +63,8 @@ def publish(ctx: click.Context, apply_changes: bool, as_json: bool, undo_batch: 
                        render(planned) + "\n(dry run: nothing written; --apply to publish)")
             return
         applied = run.apply(settings, url, options)
-    except (run.PublishError, UndoError, PublishLockError) as error:
+    except (run.PublishError, UndoError, PublishLockError, PreflightError, ShortfallError,
+            LockLost) as error:
         raise click.ClickException(str(error)) from error
     if as_json:
         click.echo(json.dumps(applied.as_dict(), indent=2, default=str))

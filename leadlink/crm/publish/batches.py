@@ -1,6 +1,7 @@
 """Short transactions: every write publish makes runs here, one id range (or one DDL statement) per
-transaction, with `lock_timeout` set so a publish waiting behind the app never queues the app up
-behind itself, and retried with backoff when the lock was not granted in time."""
+transaction, with `lock_timeout` and `statement_timeout` set for that transaction only
+(`set_config(..., true)`: nothing outlives it, so a transaction pooler may hand the next one to
+another backend), retried with backoff when a lock was not granted in time."""
 
 from __future__ import annotations
 
@@ -9,20 +10,28 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import psycopg2.errors
 import psycopg2.extensions
+from psycopg2 import sql
 
-from leadlink.crm.publish.target import PublishTarget
+from leadlink.crm.publish.target import PUBLISH_SCHEMA, PublishTarget
 
 log = logging.getLogger("leadlink.publish.batches")
 
 RETRIABLE = (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected,
              psycopg2.errors.SerializationFailure)
+Result = TypeVar("Result")
 
 
 class PublishLockError(RuntimeError):
     """A lock stayed busy through every attempt; the step can be resumed by running again."""
+
+
+class ShortfallError(RuntimeError):
+    """A write changed fewer rows than its own condition selects: something (a row-level security
+    policy, a trigger) filtered it silently. Never reported as success."""
 
 
 @dataclass
@@ -63,17 +72,23 @@ class Figures:
         }
 
 
+def set_timeouts(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> None:
+    """For the current transaction only."""
+    cursor.execute("select set_config('lock_timeout', %s, true),"
+                   " set_config('statement_timeout', %s, true)",
+                   (f"{target.lock_timeout_ms}ms", f"{target.statement_timeout_ms}ms"))
+
+
 def in_transaction(target: PublishTarget, conn: psycopg2.extensions.connection, figures: Figures,
-                   label: str, work: Callable[[psycopg2.extensions.cursor], int],
-                   kind: str = "dml") -> int:
-    """Run `work` in its own transaction with lock_timeout; retry when a lock was not granted."""
+                   label: str, work: Callable[[psycopg2.extensions.cursor], Result],
+                   kind: str = "dml") -> Result:
+    """Run `work` in its own transaction with the timeouts; retry when a lock was not granted."""
     delay = 0.05
     for attempt in range(1, target.attempts + 1):
         started = time.perf_counter()
         try:
             with conn.cursor() as cursor:
-                cursor.execute("select set_config('lock_timeout', %s, true)",
-                               (f"{target.lock_timeout_ms}ms",))
+                set_timeouts(target, cursor)
                 result = work(cursor)
             conn.commit()
         except RETRIABLE as error:
@@ -81,8 +96,9 @@ def in_transaction(target: PublishTarget, conn: psycopg2.extensions.connection, 
             figures.retries += 1
             log.warning("%s: %s (attempt %d of %d)", label, type(error).__name__, attempt,
                         target.attempts)
-            time.sleep(delay + random.uniform(0, delay))
-            delay = min(delay * 2, 5.0)
+            if attempt < target.attempts:
+                time.sleep(delay + random.uniform(0, delay))
+                delay = min(delay * 2, 5.0)
             continue
         except BaseException:
             conn.rollback()
@@ -93,15 +109,18 @@ def in_transaction(target: PublishTarget, conn: psycopg2.extensions.connection, 
                            f" {target.lock_timeout_ms} ms; run publish again to resume")
 
 
-def key_ranges(conn: psycopg2.extensions.connection, table: str, key: str,
+def key_ranges(conn: psycopg2.extensions.connection, table: sql.Identifier, key: str,
                batch_size: int) -> list[tuple[int, int]]:
     """(low, high] ranges of `key` over a work table, `batch_size` keys each."""
+    column = sql.Identifier(key)
     with conn.cursor() as cursor:
-        cursor.execute(
-            f"select {key} from (select {key}, row_number() over (order by {key}) as position"
-            f" from {table}) as numbered where position %% %s = 0 order by {key}", (batch_size,))
+        cursor.execute(sql.SQL(
+            "select {key} from (select {key}, row_number() over (order by {key}) as position"
+            " from {table}) as numbered where mod(position, %s) = 0 order by {key}").format(
+            key=column, table=table), (batch_size,))
         bounds = [int(row[0]) for row in cursor.fetchall()]
-        cursor.execute(f"select min({key}), max({key}) from {table}")
+        cursor.execute(sql.SQL("select min({key}), max({key}) from {table}").format(
+            key=column, table=table))
         low, high = cursor.fetchone()
     conn.commit()
     if low is None:
@@ -110,19 +129,32 @@ def key_ranges(conn: psycopg2.extensions.connection, table: str, key: str,
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
+PROGRESS = sql.SQL("update {}.step_progress set last_key = %s, rows_changed = rows_changed + %s"
+                   " where batch_id = %s and step = %s").format(sql.Identifier(PUBLISH_SCHEMA))
+
+
 def run_ranges(target: PublishTarget, conn: psycopg2.extensions.connection, figures: Figures,
-               batch_id: int, step: str, table: str, key: str, statement: str) -> int:
+               batch_id: int, step: str, table: sql.Identifier, key: str,
+               statement: sql.Composable, left_over: sql.Composable | None = None) -> int:
     """Run `statement` (parameters %(batch_id)s, %(low)s, %(high)s) once per key range of the work
-    table, each range its own short transaction that also records the step's progress."""
+    table, each range its own short transaction that also records the step's progress. With
+    `left_over` (a count of the rows the statement's own condition still selects), a range that
+    leaves any behind is a ShortfallError: rolled back, never reported as written."""
     total = 0
     for low, high in key_ranges(conn, table, key, target.batch_size):
         def work(cursor: psycopg2.extensions.cursor, low: int = low, high: int = high) -> int:
-            cursor.execute(statement, {"batch_id": batch_id, "low": low, "high": high})
+            params = {"batch_id": batch_id, "low": low, "high": high}
+            cursor.execute(statement, params)
             changed = max(cursor.rowcount, 0)
-            cursor.execute(
-                target.sql("update {pub}.step_progress set last_key = %s,"
-                           " rows_changed = rows_changed + %s where batch_id = %s and step = %s"),
-                (high, changed, batch_id, step))
+            if left_over is not None:
+                cursor.execute(left_over, params)
+                missed = int(cursor.fetchone()[0])
+                if missed:
+                    raise ShortfallError(
+                        f"{step}: {missed} row(s) of key range ({low}, {high}] were selected for"
+                        f" the write but not written (a row-level security policy or trigger"
+                        f" filtered them); {changed} written, rolled back")
+            cursor.execute(PROGRESS, (high, changed, batch_id, step))
             return changed
 
         total += in_transaction(target, conn, figures, f"{step} ({low}, {high}]", work)

@@ -1,12 +1,17 @@
-"""The mart rows publish needs, staged as temp tables (`pub_*`) in the CRM database's session.
+"""The mart rows publish needs, staged into the workspace (`pub_*`) in the CRM's database.
 
-The queries run where the marts are (leadlink's database). When the CRM tables live in the same
-database the rows are copied with one `insert ... select` each; when LEADLINK_CRM_DATABASE_URL
-names another database they stream across with COPY (through a spooled temp file), so everything
-after this module is set-based SQL inside the CRM's database either way.
+The queries (`sql/extract_*.sql`) run where the marts are (leadlink's database). When the CRM
+tables live in the same database the rows are copied with one `insert ... select` each; when
+LEADLINK_CRM_DATABASE_URL names another database they stream across with COPY (through a spooled
+temp file), so everything after this module is set-based SQL inside the CRM's database.
 
-This is the only module that knows the marts' column names (issue 5's `customers`, `leads`,
-`lead_touches`, `unlinkable_leads`, `customer_merges`) and our own `publish_*_baseline` snapshots.
+Only what can still change something is staged: customers and legacy leads whose mart values
+differ from the build's snapshot of the CRM (`publish_*_baseline`; a row equal to its snapshot
+is either already right or edited by the app since, and then left alone anyway), and Knowlarity /
+Meta leads and touches whose external id no earlier apply inserted (leadlink_publish keeps that
+record). The cost of a publish follows what changed, not the size of the CRM.
+
+This is the only module that knows the marts' column names.
 """
 
 from __future__ import annotations
@@ -16,175 +21,131 @@ import tempfile
 from dataclasses import dataclass
 
 import psycopg2.extensions
+import psycopg2.extras
+from psycopg2 import sql
 
-from leadlink.crm.publish.target import PublishTarget
+from leadlink.crm.publish import queries
+from leadlink.crm.publish.target import PUBLISH_SCHEMA, PublishTarget
+from leadlink.crm.publish.workspace import Workspace
 
 log = logging.getLogger("leadlink.publish.extract")
-
-# mart `source` value -> the CRM's sources.source_type
-SOURCE_TYPES = {"knowlarity": "knowlarity_call", "meta": "meta_form"}
 
 
 @dataclass(frozen=True)
 class Staged:
     name: str
+    query: str  # the file in sql/
     columns: tuple[tuple[str, str], ...]
-    query: str
     index: tuple[str, ...] = ()
 
 
-_LATEST_PAYLOADS = """
-    select distinct on (call_uuid)
-        'knowlarity' as source, call_uuid as external_id, payload
-    from {raw}.knowlarity_calls
-    order by call_uuid, raw_id desc
-"""
-_LATEST_META_PAYLOADS = """
-    select distinct on (lead_id)
-        'meta' as source, lead_id as external_id, payload
-    from {raw}.meta_leads
-    order by lead_id, raw_id desc
-"""
-
 STAGED: tuple[Staged, ...] = (
-    Staged(
-        "pub_customers",
-        (("customer_id", "bigint"), ("phone_e164", "text"), ("full_name", "text"),
-         ("email", "text"), ("city", "text"), ("first_seen_at", "timestamptz"),
-         ("in_baseline", "boolean"), ("base_phone", "text"), ("base_full_name", "text"),
-         ("base_email", "text"), ("base_city", "text"), ("base_updated_at", "timestamptz")),
-        """
-        select
-            customers.customer_id, customers.phone_e164, customers.full_name, customers.email,
-            customers.city, customers.first_seen_at,
-            baseline.customer_id is not null, baseline.phone_number_raw, baseline.full_name,
-            baseline.email, baseline.city, baseline.updated_at
-        from {analytics}.customers as customers
-        left join {analytics}.publish_customers_baseline as baseline
-            on baseline.customer_id = customers.customer_id
-        """,
-        ("customer_id", "phone_e164"),
-    ),
-    Staged(
-        "pub_merges",
-        (("merged_customer_id", "bigint"), ("surviving_customer_id", "bigint")),
-        """
-        select distinct merged_customer_id, surviving_customer_id
-        from {analytics}.customer_merges
-        where merged_customer_id is distinct from surviving_customer_id
-        """,
-        ("merged_customer_id",),
-    ),
-    Staged(
-        "pub_lead_links",
-        (("lead_id", "bigint"), ("customer_id", "bigint"), ("in_baseline", "boolean"),
-         ("base_customer_id", "bigint")),
-        """
-        select
-            leads.legacy_lead_id, leads.customer_id, baseline.lead_id is not null,
-            baseline.customer_id
-        from {analytics}.leads as leads
-        left join {analytics}.publish_leads_baseline as baseline
-            on baseline.lead_id = leads.legacy_lead_id
-        where leads.legacy_lead_id is not null and leads.customer_id is not null
-        """,
-        ("lead_id",),
-    ),
-    Staged(
-        "pub_unlinkable",
-        (("lead_id", "bigint"), ("reason", "text")),
-        """
-        select leads.legacy_lead_id, coalesce(min(unlinkable.reason), 'no usable phone')
-        from {analytics}.leads as leads
-        left join {analytics}.unlinkable_leads as unlinkable
-            on unlinkable.lead_id = leads.lead_id
-        where leads.legacy_lead_id is not null and leads.customer_id is null
-        group by leads.legacy_lead_id
-        """,
-        ("lead_id",),
-    ),
-    Staged(
-        "pub_new_leads",
-        (("external_lead_id", "text"), ("source", "text"), ("customer_id", "bigint"),
-         ("full_name", "text"), ("phone_e164", "text"), ("status", "text"),
-         ("branch_id", "bigint"), ("created_at", "timestamptz"), ("raw_payload", "jsonb")),
-        """
-        select
-            leads.external_lead_id, leads.source, leads.customer_id, customers.full_name,
-            leads.phone_e164, leads.status, leads.branch_id, leads.created_at,
-            payloads.payload
-        from {analytics}.leads as leads
-        inner join {analytics}.customers as customers
-            on customers.customer_id = leads.customer_id
-        left join ((""" + _LATEST_PAYLOADS + ") union all (" + _LATEST_META_PAYLOADS + """)
-        ) as payloads
-            on payloads.source = leads.source and payloads.external_id = leads.external_lead_id
-        where leads.legacy_lead_id is null
-            and leads.customer_id is not null
-            and leads.external_lead_id is not null
-            and leads.source in ('knowlarity', 'meta')
-        """,
-        ("external_lead_id",),
-    ),
-    Staged(
-        "pub_history",
-        (("lead_legacy_id", "bigint"), ("lead_external_id", "text"), ("source", "text"),
-         ("external_id", "text"), ("received_at", "timestamptz"), ("raw_payload", "jsonb")),
-        """
-        select
-            leads.legacy_lead_id, leads.external_lead_id, touches.source, touches.external_id,
-            touches.touched_at, payloads.payload
-        from {analytics}.lead_touches as touches
-        inner join {analytics}.leads as leads
-            on leads.lead_id = touches.lead_id
-        left join ((""" + _LATEST_PAYLOADS + ") union all (" + _LATEST_META_PAYLOADS + """)
-        ) as payloads
-            on payloads.source = touches.source and payloads.external_id = touches.external_id
-        where touches.touch_type = 'cross_source'
-            and touches.source in ('knowlarity', 'meta')
-            and touches.external_id is not null
-            and leads.customer_id is not null
-        """,
-        ("external_id",),
-    ),
+    Staged("pub_customers", "extract_customers",
+           (("customer_id", "bigint"), ("phone_e164", "text"), ("full_name", "text"),
+            ("email", "text"), ("city", "text"), ("first_seen_at", "timestamptz"),
+            ("in_baseline", "boolean"), ("base_phone", "text"), ("base_full_name", "text"),
+            ("base_email", "text"), ("base_city", "text"), ("base_updated_at", "timestamptz")),
+           ("customer_id", "phone_e164")),
+    Staged("pub_merges", "extract_merges",
+           (("merged_customer_id", "bigint"), ("surviving_customer_id", "bigint")),
+           ("merged_customer_id",)),
+    Staged("pub_lead_links", "extract_lead_links",
+           (("lead_id", "bigint"), ("customer_id", "bigint"), ("in_baseline", "boolean"),
+            ("base_customer_id", "bigint")),
+           ("lead_id",)),
+    Staged("pub_unlinkable", "extract_unlinkable", (("lead_id", "bigint"), ("reason", "text")),
+           ("lead_id",)),
+    Staged("pub_new_leads", "extract_new_leads",
+           (("external_lead_id", "text"), ("source", "text"), ("source_type", "text"),
+            ("customer_id", "bigint"), ("full_name", "text"), ("phone_e164", "text"),
+            ("status", "text"), ("branch_id", "bigint"), ("created_at", "timestamptz"),
+            ("raw_payload", "jsonb")),
+           ("external_lead_id",)),
+    Staged("pub_history", "extract_history",
+           (("lead_legacy_id", "bigint"), ("lead_external_id", "text"), ("source", "text"),
+            ("source_type", "text"), ("external_id", "text"), ("received_at", "timestamptz"),
+            ("raw_payload", "jsonb")),
+           ("external_id",)),
 )
 
 
-def _create(cursor: psycopg2.extensions.cursor, staged: Staged) -> None:
-    columns = ", ".join(f"{name} {kind}" for name, kind in staged.columns)
-    cursor.execute(f"drop table if exists {staged.name}")
-    cursor.execute(f"create temp table {staged.name} ({columns})")
+def _published(target: PublishTarget, table: str, column: str) -> sql.Composable:
+    """External ids earlier applies inserted (batches not undone). Read where the marts are, so
+    only when the CRM is in leadlink's database; elsewhere the CRM-side not-exists checks alone
+    keep publish exactly-once."""
+    if target.separate_database:
+        return sql.SQL("(select null::text as {} where false)").format(sql.Identifier(column))
+    return sql.SQL(
+        "(select published.{column} from {pub}.{table} as published"
+        " inner join {pub}.batches as batches on batches.batch_id = published.batch_id"
+        " where batches.status <> 'undone' and batches.crm_schema = {schema})"
+    ).format(column=sql.Identifier(column), pub=sql.Identifier(PUBLISH_SCHEMA),
+             table=sql.Identifier(table), schema=sql.Literal(target.crm_schema))
 
 
-def stage_marts(target: PublishTarget, crm: psycopg2.extensions.connection) -> dict[str, int]:
-    """Create and fill the pub_* temp tables on the CRM connection; returns row counts."""
+def stage_marts(target: PublishTarget, cursor: psycopg2.extensions.cursor,
+                workspace: Workspace) -> dict[str, int]:
+    """Create and fill the pub_* tables in the CRM's database (no commit); returns row counts."""
+    parts = {**target.schemas(),
+             "published_leads": _published(target, "inserted_leads", "external_lead_id"),
+             "published_history": _published(target, "inserted_history", "external_id")}
     counts: dict[str, int] = {}
     source_conn = target.connect_leadlink() if target.separate_database else None
     try:
-        with crm.cursor() as cursor:
-            for staged in STAGED:
-                _create(cursor, staged)
-                query = target.sql(staged.query)
-                names = ", ".join(name for name, _ in staged.columns)
-                if source_conn is None:
-                    cursor.execute(f"insert into {staged.name} ({names}) {query}")
-                else:
-                    with tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+b") as spool:
-                        with source_conn.cursor() as source_cursor:
-                            source_cursor.copy_expert(
-                                f"copy ({query}) to stdout", spool)
-                        spool.seek(0)
-                        cursor.copy_expert(
-                            f"copy {staged.name} ({names}) from stdin", spool)
-                    source_conn.rollback()
-                for column in staged.index:
-                    cursor.execute(f"create index on {staged.name} ({column})")
-                cursor.execute(f"analyze {staged.name}")
-                cursor.execute(f"select count(*) from {staged.name}")
-                counts[staged.name] = int(cursor.fetchone()[0])
-        crm.commit()
+        for staged in STAGED:
+            query = queries.statement(staged.query, parts)
+            workspace.create_columns(cursor, staged.name, staged.columns)
+            names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in staged.columns)
+            table = workspace.table(staged.name)
+            if source_conn is None:
+                cursor.execute(sql.SQL("insert into {} ({}) ").format(table, names) + query)
+            else:
+                with tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+b") as spool:
+                    with source_conn.cursor() as source_cursor:
+                        source_cursor.copy_expert(
+                            sql.SQL("copy ({}) to stdout").format(query), spool)
+                    spool.seek(0)
+                    cursor.copy_expert(
+                        sql.SQL("copy {} ({}) from stdin").format(table, names), spool)
+                source_conn.rollback()
+            workspace.finish(cursor, staged.name, staged.index)
+            counts[staged.name] = workspace.count(cursor, staged.name)
     finally:
         if source_conn is not None:
             source_conn.close()
     log.info("staged mart rows: %s", counts)
     return counts
+
+
+def stage_phone_matches(target: PublishTarget, cursor: psycopg2.extensions.cursor,
+                        workspace: Workspace) -> int:
+    """pub_phone_matches: CRM customers whose stored phone, through the one normaliser, is the
+    number of a mart customer about to be inserted (the app may have created that person after
+    the build, in any writing). The normaliser runs where leadlink installed it."""
+    parts = {**target.schemas(), **workspace.parts()}
+    cursor.execute(queries.statement("work_phone_candidates", parts))
+    candidates = cursor.fetchall()
+    workspace.create_columns(cursor, "pub_phone_matches",
+                             (("customer_id", "bigint"), ("phone_e164", "text")))
+    if candidates:
+        matches = _normalise(target, candidates)
+        psycopg2.extras.execute_values(
+            cursor, sql.SQL("insert into {} (customer_id, phone_e164) values %s").format(
+                workspace.table("pub_phone_matches")).as_string(cursor), matches)
+    workspace.finish(cursor, "pub_phone_matches", ("phone_e164",))
+    return len(candidates)
+
+
+def _normalise(target: PublishTarget, rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    conn = target.connect_leadlink()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(sql.SQL(
+                "select input_position, phone_e164 from {}.parse_phones(%s)").format(
+                sql.Identifier(target.function_schema)), ([phone for _, phone in rows],))
+            parsed = dict(cursor.fetchall())
+        conn.rollback()
+    finally:
+        conn.close()
+    return [(customer_id, parsed[position]) for position, (customer_id, _) in
+            enumerate(rows, start=1) if parsed.get(position)]

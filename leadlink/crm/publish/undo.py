@@ -5,22 +5,31 @@ customer_id values, customer rows, and the merged_into column.
 Every restore is compare-and-set as well: a value is put back only while it still holds what the
 batch wrote, so an edit the app made after the apply is not undone either (it is counted and
 reported as kept). Without such edits the CRM tables end exactly as they were before the apply.
-Each part is idempotent, so an interrupted undo is simply run again.
+Columns the CRM team dropped or added since the apply are left out of the comparison and of the
+restore. Each part is idempotent: an undo that fails (a lock, a lost connection) marks the batch
+`undo_failed`, and the next `--undo` of it simply runs every part again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import psycopg2.extensions
+from psycopg2 import sql
 
-from leadlink.crm.publish import work
+from leadlink.crm.publish import ledger, queries, work
 from leadlink.crm.publish.batches import Figures, in_transaction, run_ranges
 from leadlink.crm.publish.steps import MERGED_COLUMN
-from leadlink.crm.publish.target import PublishTarget
+from leadlink.crm.publish.target import PUBLISH_SCHEMA, PublishTarget
+from leadlink.crm.publish.workspace import Workspace
 
 log = logging.getLogger("leadlink.publish.undo")
+
+Result = TypeVar("Result")
+UNDOABLE = ("applied", "failed", "undoing", "undo_failed")
 
 
 class UndoError(RuntimeError):
@@ -37,247 +46,199 @@ class UndoResult:
         return {"batch_id": self.batch_id, "restored": self.restored, "kept": self.kept}
 
 
-def _columns(cursor: psycopg2.extensions.cursor, qualified: str) -> list[str]:
+@dataclass
+class Undo:
+    target: PublishTarget
+    conn: psycopg2.extensions.connection
+    workspace: Workspace
+    batch_id: int
+    figures: Figures
+    result: UndoResult
+    values: dict = field(default_factory=dict)  # extra bound values of the next statement
+
+    @property
+    def parts(self) -> dict[str, sql.Composable]:
+        return {**self.target.schemas(), **self.workspace.parts()}
+
+    def read(self, body: Callable[[psycopg2.extensions.cursor], Result]) -> Result:
+        return in_transaction(self.target, self.conn, self.figures, "undo read", body, kind="read")
+
+    def run(self, label: str, name: str, **extra: sql.Composable) -> int:
+        statement = queries.statement(name, self.parts, **extra)
+
+        def body(cursor: psycopg2.extensions.cursor) -> int:
+            cursor.execute(statement, {"batch_id": self.batch_id, **self.values})
+            return max(cursor.rowcount, 0)
+
+        count = in_transaction(self.target, self.conn, self.figures, f"undo {label}", body)
+        self.result.restored[label] = self.result.restored.get(label, 0) + count
+        return count
+
+
+def _columns(cursor: psycopg2.extensions.cursor, target: PublishTarget, table: str) -> list[str]:
     cursor.execute("select attname from pg_attribute where attrelid = to_regclass(%s)"
-                   " and attnum > 0 and not attisdropped order by attnum", (qualified,))
+                   " and attnum > 0 and not attisdropped order by attnum",
+                   (target.crm_regclass(cursor, table),))
     return [row[0] for row in cursor.fetchall()]
 
 
-RESTORE_LEAD_CUSTOMERS = """
-with changes as (
-    select distinct on (lead_id) lead_id, old_customer_id, new_customer_id
-    from w_undo_leads
-    where lead_id > %(low)s and lead_id <= %(high)s
-    order by lead_id
-)
-update {crm}.leads_master as lm
-set customer_id = changes.old_customer_id
-from changes
-where lm.id = changes.lead_id and lm.customer_id is not distinct from changes.new_customer_id
-"""
+def _column_lists(names: list[str]) -> dict[str, sql.Composable]:
+    return {"columns": sql.SQL(", ").join(sql.Identifier(name) for name in names),
+            "record_columns": sql.SQL(", ").join(sql.Identifier("record", name)
+                                                 for name in names)}
 
 
-def undo_batch(target: PublishTarget, conn: psycopg2.extensions.connection,
-               batch_id: int, figures: Figures) -> UndoResult:
-    result = UndoResult(batch_id)
-    crm = target.sql("{crm}")
-    with conn.cursor() as cursor:
-        cursor.execute(target.sql("select status from {pub}.batches where batch_id = %s"),
-                       (batch_id,))
+def check_undoable(undo: Undo) -> None:
+    """The batch exists, is not undone, and no later batch with changes is still applied."""
+    def read(cursor: psycopg2.extensions.cursor) -> tuple[str | None, int | None]:
+        cursor.execute(sql.SQL("select status from {}.batches where batch_id = %s").format(
+            sql.Identifier(PUBLISH_SCHEMA)), (undo.batch_id,))
         row = cursor.fetchone()
-        if row is None:
-            raise UndoError(f"no publish batch {batch_id}")
-        if row[0] == "undone":
-            raise UndoError(f"batch {batch_id} was already undone")
-        cursor.execute(target.sql("""
-            select max(batches.batch_id) from {pub}.batches as batches
-            where batches.batch_id > %(batch)s and batches.status <> 'undone'
-                and (exists (select from {pub}.customer_changes as x
-                             where x.batch_id = batches.batch_id)
-                     or exists (select from {pub}.lead_customer_changes as x
-                                where x.batch_id = batches.batch_id)
-                     or exists (select from {pub}.inserted_leads as x
-                                where x.batch_id = batches.batch_id)
-                     or exists (select from {pub}.inserted_history as x
-                                where x.batch_id = batches.batch_id)
-                     or exists (select from {pub}.archived_rows as x
-                                where x.batch_id = batches.batch_id)
-                     or exists (select from {pub}.schema_changes as x
-                                where x.batch_id = batches.batch_id))
-        """), {"batch": batch_id})
-        later = cursor.fetchone()[0]
-        if later is not None:
-            raise UndoError(f"batch {later} was applied after {batch_id}: undo it first")
-        cursor.execute(target.sql(
-            "update {pub}.batches set status = 'undoing' where batch_id = %s"), (batch_id,))
-        lead_columns = _columns(cursor, f"{crm}.leads_master")
-        customer_columns = _columns(cursor, f"{crm}.customers")
-    conn.commit()
+        cursor.execute(queries.statement("later_batch", undo.parts),
+                       {"batch_id": undo.batch_id, "crm_schema": undo.target.crm_schema})
+        return (row[0] if row else None), cursor.fetchone()[0]
 
-    def run(label: str, statement: str, params: tuple = ()) -> int:
-        def body(cursor: psycopg2.extensions.cursor) -> int:
-            cursor.execute(target.sql(statement), params)
-            return max(cursor.rowcount, 0)
+    status, later = undo.read(read)
+    if status is None:
+        raise UndoError(f"no publish batch {undo.batch_id}")
+    if status == "undone":
+        raise UndoError(f"batch {undo.batch_id} was already undone")
+    if status not in UNDOABLE:
+        raise UndoError(f"batch {undo.batch_id} is {status}: finish it (publish --apply) first")
+    if later is not None:
+        raise UndoError(f"batch {later} was applied after {undo.batch_id}: undo it first")
 
-        count = in_transaction(target, conn, figures, f"undo {label}", body)
-        result.restored[label] = result.restored.get(label, 0) + count
-        return count
 
-    # 1. constraints, newest first
-    with conn.cursor() as cursor:
-        cursor.execute(target.sql(
-            "select kind, object_name from {pub}.schema_changes where batch_id = %s"
-            " and kind <> 'add_column' order by change_id desc"), (batch_id,))
-        changes = cursor.fetchall()
-    conn.commit()
+def undo_constraints(undo: Undo) -> None:
+    """Constraints and NOT NULL this batch added, newest first."""
+    changes = undo.read(lambda cursor: (cursor.execute(sql.SQL(
+        "select kind, object_name from {}.schema_changes where batch_id = %s"
+        " and kind <> 'add_column' order by change_id desc").format(
+        sql.Identifier(PUBLISH_SCHEMA)), (undo.batch_id,)), cursor.fetchall())[1])
+    leads = undo.target.crm_table("leads_master")
     for kind, name in changes:
         if kind == "not_null":
-            statement = "alter table {crm}.leads_master alter column customer_id drop not null"
+            statement = sql.SQL("alter table {} alter column customer_id drop not null").format(
+                leads)
         else:
-            statement = f"alter table {{crm}}.leads_master drop constraint if exists {name}"
-        in_transaction(target, conn, figures, f"undo {kind}",
-                       lambda cursor, statement=statement: cursor.execute(
-                           target.sql(statement)), kind="ddl")
-        result.restored[f"constraint {kind}"] = 1
-
-    # 2. counters
-    run("sources counters", """
-        update {crm}.sources as sources
-        set total_leads_count = changes.old_total_leads_count,
-            todays_leads_count = changes.old_todays_leads_count
-        from {pub}.source_counter_changes as changes
-        where changes.batch_id = %s and sources.id = changes.source_id
-            and (sources.total_leads_count, sources.todays_leads_count) is not distinct from
-                (changes.new_total_leads_count, changes.new_todays_leads_count)
-    """, (batch_id,))
-
-    # 3. archived rows back (leads first: history rows reference them)
-    lead_list = ", ".join(f'"{name}"' for name in lead_columns)
-    run("archived leads_master rows", f"""
-        with restored as (
-            update {{pub}}.archived_rows set restored_at = clock_timestamp()
-            where batch_id = %s and table_name = 'leads_master' and restored_at is null
-            returning row_data
-        )
-        insert into {{crm}}.leads_master ({lead_list}) overriding system value
-        select {', '.join(f'record."{name}"' for name in lead_columns)}
-        from restored
-        cross join lateral jsonb_populate_record(null::{{crm}}.leads_master, restored.row_data)
-            as record
-    """, (batch_id,))
-    with conn.cursor() as cursor:
-        history_columns = _columns(cursor, f"{crm}.lead_sources_history")
-    conn.commit()
-    history_list = ", ".join(f'"{name}"' for name in history_columns)
-    run("archived lead_sources_history rows", f"""
-        with restored as (
-            update {{pub}}.archived_rows set restored_at = clock_timestamp()
-            where batch_id = %s and table_name = 'lead_sources_history' and restored_at is null
-            returning row_data
-        )
-        insert into {{crm}}.lead_sources_history ({history_list})
-        select {', '.join(f'record."{name}"' for name in history_columns)}
-        from restored
-        cross join lateral jsonb_populate_record(
-            null::{{crm}}.lead_sources_history, restored.row_data) as record
-    """, (batch_id,))
-
-    # 4. inserted history rows and leads
-    run("inserted lead_sources_history rows", """
-        delete from {crm}.lead_sources_history as history
-        using {pub}.inserted_history as inserted
-        where inserted.batch_id = %s and history.lead_id = inserted.lead_id
-            and history.external_id = inserted.external_id
-            and history.source_id is not distinct from inserted.source_id
-    """, (batch_id,))
-    with conn.cursor() as cursor:
-        others = work.referenced_by(cursor, target.crm_schema, "leads_master")
-    conn.commit()
-    run("inserted leads_master rows", f"""
-        delete from {{crm}}.leads_master as lm
-        using {{pub}}.inserted_leads as inserted
-        where inserted.batch_id = %s and lm.id = inserted.lead_id
-            and {work.not_referenced(others, 'lm.id')}
-    """, (batch_id,))
-
-    # 5. leads_master.customer_id, in key ranges (row locks stay short)
-    def build_undo_leads(cursor: psycopg2.extensions.cursor) -> None:
-        cursor.execute("drop table if exists w_undo_leads")
-        cursor.execute(target.sql(
-            "create temp table w_undo_leads as select lead_id, old_customer_id, new_customer_id"
-            " from {pub}.lead_customer_changes where batch_id = %s"), (batch_id,))
-        cursor.execute("create index on w_undo_leads (lead_id)")
-        cursor.execute("analyze w_undo_leads")
-
-    with conn.cursor() as cursor:
-        build_undo_leads(cursor)
-        cursor.execute(target.sql(
-            "insert into {pub}.step_progress (batch_id, step) values (%s, 'undo.leads')"
-            " on conflict do nothing"), (batch_id,))
-    conn.commit()
-    result.restored["leads_master.customer_id"] = run_ranges(
-        target, conn, figures, batch_id, "undo.leads", "w_undo_leads", "lead_id",
-        target.sql(RESTORE_LEAD_CUSTOMERS))
-
-    # 6. customers: deleted rows back, updated and marked rows restored, inserted rows deleted
-    customer_list = ", ".join(f'"{name}"' for name in customer_columns)
-    run("deleted customers", f"""
-        insert into {{crm}}.customers ({customer_list}) overriding system value
-        select {', '.join(f'record."{name}"' for name in customer_columns)}
-        from {{pub}}.customer_changes as changes
-        cross join lateral jsonb_populate_record(null::{{crm}}.customers, changes.old_row)
-            as record
-        where changes.batch_id = %s and changes.action = 'delete'
-            and not exists (select from {{crm}}.customers as c where c.id = changes.customer_id)
-    """, (batch_id,))
-    settable = [name for name in customer_columns if name != "id"]
-    run("updated customers", f"""
-        update {{crm}}.customers as c
-        set ({', '.join(f'"{name}"' for name in settable)}) = (
-            select {', '.join(f'record."{name}"' for name in settable)}
-            from jsonb_populate_record(null::{{crm}}.customers, changes.old_row) as record
-        )
-        from {{pub}}.customer_changes as changes
-        where changes.batch_id = %s and changes.action in ('update', 'mark_merged')
-            and c.id = changes.customer_id and to_jsonb(c) = changes.new_row
-    """, (batch_id,))
-    run("inserted customers", f"""
-        delete from {{crm}}.customers as c
-        using {{pub}}.customer_changes as changes
-        where changes.batch_id = %s and changes.action = 'insert' and c.id = changes.customer_id
-            and not exists (select from {{crm}}.leads_master as lm where lm.customer_id = c.id)
-            and {work.not_referenced(work_refs(target, conn), 'c.id')}
-    """, (batch_id,))
-
-    # 7. the merged_into column, when this batch added it and no row uses it any more
-    with conn.cursor() as cursor:
-        cursor.execute(target.sql(
-            "select 1 from {pub}.schema_changes where batch_id = %s and kind = 'add_column'"),
-            (batch_id,))
-        added = cursor.fetchone() is not None
-        still_used = False
-        if added and work.has_column(cursor, target.crm_schema, "customers", MERGED_COLUMN):
-            cursor.execute(target.sql(
-                f"select exists (select from {{crm}}.customers where {MERGED_COLUMN}"
-                " is not null)"))
-            still_used = bool(cursor.fetchone()[0])
-    conn.commit()
-    if added and not still_used:
-        in_transaction(target, conn, figures, "undo add_column", lambda cursor: cursor.execute(
-            target.sql(f"alter table {{crm}}.customers drop column if exists {MERGED_COLUMN}")),
-            kind="ddl")
-        result.restored["column merged_into_customer_id"] = 1
-
-    # what could not be restored because the app changed it after the apply
-    with conn.cursor() as cursor:
-        cursor.execute(target.sql("""
-            select
-                (select count(*) from {pub}.lead_customer_changes as changes
-                 inner join {crm}.leads_master as lm on lm.id = changes.lead_id
-                 where changes.batch_id = %(batch)s
-                     and lm.customer_id is distinct from changes.old_customer_id),
-                (select count(*) from {pub}.customer_changes as changes
-                 inner join {crm}.customers as c on c.id = changes.customer_id
-                 where changes.batch_id = %(batch)s and changes.action = 'insert'),
-                (select count(*) from {pub}.inserted_leads as inserted
-                 inner join {crm}.leads_master as lm on lm.id = inserted.lead_id
-                 where inserted.batch_id = %(batch)s)
-        """), {"batch": batch_id})
-        leads_kept, customers_kept, inserted_kept = cursor.fetchone()
-        result.kept = {"leads_master.customer_id edited since": int(leads_kept),
-                       "inserted customers still referenced": int(customers_kept),
-                       "inserted leads still referenced": int(inserted_kept)}
-        cursor.execute(target.sql(
-            "update {pub}.batches set status = 'undone', undone_at = clock_timestamp()"
-            " where batch_id = %s"), (batch_id,))
-    conn.commit()
-    return result
+            statement = sql.SQL("alter table {} drop constraint if exists {}").format(
+                leads, sql.Identifier(name))
+        in_transaction(undo.target, undo.conn, undo.figures, f"undo {kind}",
+                       lambda cursor, statement=statement: cursor.execute(statement), kind="ddl")
+        undo.result.restored[f"constraint {kind}"] = 1
 
 
-def work_refs(target: PublishTarget, conn: psycopg2.extensions.connection) -> list:
-    with conn.cursor() as cursor:
-        references = work.referenced_by(
-            cursor, target.crm_schema, "customers",
-            skip=(f"{target.sql('{crm}')}.leads_master",))
-    conn.commit()
-    return references
+def undo_archive(undo: Undo) -> None:
+    """Archived rows back, leads first (history rows reference them), with the columns both the
+    archived row and the table still have."""
+    for table, label in (("leads_master", "archived leads_master rows"),
+                         ("lead_sources_history", "archived lead_sources_history rows")):
+        def read(cursor: psycopg2.extensions.cursor, table: str = table) -> list[str]:
+            cursor.execute(queries.statement("archived_keys", undo.parts),
+                           {"batch_id": undo.batch_id, "table_name": table})
+            keys = {row[0] for row in cursor.fetchall()}
+            return [name for name in _columns(cursor, undo.target, table) if name in keys]
+
+        names = undo.read(read)
+        if not names:
+            continue
+        undo.values = {"table_name": table}
+        undo.run(label, "undo_archived_rows", archived_table=undo.target.crm_table(table),
+                 **_column_lists(names))
+        undo.values = {}
+
+
+def undo_inserted_leads(undo: Undo) -> None:
+    undo.run("inserted lead_sources_history rows", "undo_inserted_history")
+    others = undo.read(lambda cursor: work.referenced_by(cursor, undo.target, "leads_master"))
+    undo.run("inserted leads_master rows", "undo_inserted_leads",
+             not_referenced=work.not_referenced(others, sql.Identifier("crm_leads", "id")))
+
+
+def undo_lead_customers(undo: Undo) -> None:
+    """leads_master.customer_id back, in key ranges (row locks stay short)."""
+    def build(cursor: psycopg2.extensions.cursor) -> None:
+        undo.workspace.create_as(cursor, "w_undo_leads",
+                                 queries.statement("work_undo_leads", undo.parts),
+                                 {"batch_id": undo.batch_id}, ("lead_id",))
+        cursor.execute(sql.SQL(
+            "insert into {}.step_progress (batch_id, step) values (%s, 'undo.leads')"
+            " on conflict do nothing").format(sql.Identifier(PUBLISH_SCHEMA)), (undo.batch_id,))
+
+    undo.read(build)
+    undo.result.restored["leads_master.customer_id"] = run_ranges(
+        undo.target, undo.conn, undo.figures, undo.batch_id, "undo.leads",
+        undo.workspace.table("w_undo_leads"), "lead_id",
+        queries.statement("undo_lead_customers", undo.parts))
+
+
+def undo_customers(undo: Undo) -> None:
+    """Deleted rows back, updated and marked rows restored, inserted rows deleted."""
+    names = undo.read(lambda cursor: _columns(cursor, undo.target, "customers"))
+    undo.run("deleted customers", "undo_deleted_customers", **_column_lists(names))
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{column} = case when changes.old_row ? {key} then {value} else {current} end")
+        .format(column=sql.Identifier(name), key=sql.Literal(name),
+                value=sql.Identifier("record", name),
+                current=sql.Identifier("crm_customers", name))
+        for name in names if name != "id")
+    undo.run("updated customers", "undo_updated_customers", assignments=assignments)
+    others = undo.read(lambda cursor: work.referenced_by(cursor, undo.target, "customers",
+                                                         skip=("leads_master",)))
+    undo.run("inserted customers", "undo_inserted_customers",
+             not_referenced=work.not_referenced(others, sql.Identifier("crm_customers", "id")))
+
+
+def undo_merged_column(undo: Undo) -> None:
+    """The merged_into column, when this batch added it and no row uses it any more."""
+    target, column = undo.target, sql.Identifier(MERGED_COLUMN)
+
+    def read(cursor: psycopg2.extensions.cursor) -> bool:
+        cursor.execute(sql.SQL("select 1 from {}.schema_changes where batch_id = %s"
+                               " and kind = 'add_column'").format(sql.Identifier(PUBLISH_SCHEMA)),
+                       (undo.batch_id,))
+        if cursor.fetchone() is None or not work.has_column(cursor, target, "customers",
+                                                             MERGED_COLUMN):
+            return False
+        cursor.execute(sql.SQL("select not exists (select from {} where {} is not null)").format(
+            target.crm_table("customers"), column))
+        return bool(cursor.fetchone()[0])
+
+    if undo.read(read):
+        in_transaction(target, undo.conn, undo.figures, "undo add_column", lambda cursor:
+                       cursor.execute(sql.SQL("alter table {} drop column if exists {}").format(
+                           target.crm_table("customers"), column)), kind="ddl")
+        undo.result.restored["column merged_into_customer_id"] = 1
+
+
+def count_kept(undo: Undo) -> None:
+    """What could not be restored because the app changed or started to use it."""
+    def read(cursor: psycopg2.extensions.cursor) -> tuple:
+        cursor.execute(queries.statement("undo_kept", undo.parts), {"batch_id": undo.batch_id})
+        return cursor.fetchone()
+
+    leads_kept, customers_kept, inserted_kept = undo.read(read)
+    undo.result.kept = {"leads_master.customer_id edited since": int(leads_kept),
+                        "inserted customers still referenced": int(customers_kept),
+                        "inserted leads still referenced": int(inserted_kept)}
+
+
+def undo_batch(undo: Undo) -> UndoResult:
+    check_undoable(undo)
+    ledger.set_status(undo.conn, undo.batch_id, "undoing")
+    try:
+        undo_constraints(undo)
+        undo.run("sources counters", "undo_counters")
+        undo_archive(undo)
+        undo_inserted_leads(undo)
+        undo_lead_customers(undo)
+        undo_customers(undo)
+        undo_merged_column(undo)
+        count_kept(undo)
+    except BaseException as error:
+        undo.conn.rollback()
+        ledger.set_status(undo.conn, undo.batch_id, "undo_failed",
+                          error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    ledger.set_status(undo.conn, undo.batch_id, "undone")
+    return undo.result

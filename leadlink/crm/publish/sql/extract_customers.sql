@@ -1,0 +1,23 @@
+-- Mart customers with the CRM row the build saw (the compare-and-set baseline), only those whose
+-- values differ from it: a row equal to its snapshot is already right or edited by the app since.
+select
+    customers.customer_id,
+    customers.phone_e164,
+    customers.full_name,
+    customers.email,
+    customers.city,
+    customers.first_seen_at,
+    baseline.customer_id is not null as in_baseline,
+    baseline.phone_number_raw as base_phone,
+    baseline.full_name as base_full_name,
+    baseline.email as base_email,
+    baseline.city as base_city,
+    baseline.updated_at as base_updated_at
+from {analytics}.customers as customers
+left join {analytics}.publish_customers_baseline as baseline
+    on customers.customer_id = baseline.customer_id
+where
+    baseline.customer_id is null
+    or (customers.phone_e164, customers.full_name, customers.email, customers.city)
+    is distinct from
+    (baseline.phone_number_raw, baseline.full_name, baseline.email, baseline.city)
