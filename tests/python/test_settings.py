@@ -190,3 +190,21 @@ def test_embedded_server_that_cannot_start_is_one_line(tmp_path: Path) -> None:
     last = result.stderr.splitlines()[-1]  # after the INFO line saying it tried
     assert result.exit_code == 1 and last.startswith("leadlink: database error: ")
     assert "is not a PostgreSQL data directory" in last and "Traceback" not in result.stderr
+
+
+
+def test_function_schema_is_one_setting_for_python_and_dbt(monkeypatch, tmp_path: Path) -> None:
+    """The schema dbt installs the phone functions into is the one Python calls them in: the macro
+    reads LEADLINK_FUNCTION_SCHEMA, and dbt's child environment carries the settings' value even
+    when the process environment says otherwise. (The install itself runs in test_phone_normalize.)"""
+    from leadlink.identity.phone import function_schema
+    from leadlink.runtime.dbt_runner import dbt_environment
+
+    monkeypatch.setenv("LEADLINK_FUNCTION_SCHEMA", "not_this_one")
+    settings = Settings.from_environ({"LEADLINK_PROJECT_DIR": str(ROOT), "LEADLINK_HOME": str(tmp_path),
+                                      "LEADLINK_FUNCTION_SCHEMA": "ll_functions"})
+    assert function_schema(settings) == "ll_functions"
+    assert dbt_environment(settings, "postgresql://postgres@127.0.0.1:1/x")["LEADLINK_FUNCTION_SCHEMA"] == \
+        "ll_functions"
+    macro = (ROOT / "macros" / "phone" / "install_phone_functions.sql").read_text()
+    assert "env_var('LEADLINK_FUNCTION_SCHEMA', 'leadlink')" in macro and "var('leadlink_function" not in macro
