@@ -8,6 +8,7 @@ connection, as the app calls them (each call its own transaction).
    stored the ways the CRM stored them, the naive backfill's customers (one person in 2-3 rows);
 2. `leadlink load legacy` into schema `crm` of database `leadlink_bench_crm` (recreated on the
    embedded server, or the one LEADLINK_DATABASE_URL names); no dbt build, no publish;
+   (--keep-database: reuse the database an earlier run loaded);
 3. `leadlink crm install` (timed: dbt renders the plan, the metadata is loaded, the indexes are
    built concurrently over the N leads);
 4. on a new connection: the first call of each function (the session plans and caches), then
@@ -189,17 +190,25 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/crm-functions-bench"))
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--keep-database", action="store_true",
+                        help="reuse the loaded database of an earlier run (an upgrade: the install"
+                             " rebuilds the indexes when the normaliser changed)")
     args = parser.parse_args()
     out = args.out / f"rows-{args.rows}"
     generate(args.rows, out)
     base = {**os.environ, "LEADLINK_CRM_SCHEMA": "crm",
             "DBT_TARGET_PATH": str(ROOT / "target" / "bench-crm-functions")}
-    url = database(base)
+    if args.keep_database:
+        url = base.get("LEADLINK_DATABASE_URL") or resolve_database_url(
+            Settings.from_environ({**base, "LEADLINK_DATABASE_NAME": DATABASE}))
+    else:
+        url = database(base)
     env = {**base, "LEADLINK_DATABASE_URL": url}
-    timed("leadlink load legacy (no dbt build)",
-          [LEADLINK, "load", "legacy", "--leads", str(out / "leads_master.csv"), "--customers",
-           str(out / "customers.csv"), "--sources", str(out / "sources.csv")], env)
-    timed("leadlink crm install (render, metadata, 4 indexes concurrently)",
+    if not args.keep_database:
+        timed("leadlink load legacy (no dbt build)",
+              [LEADLINK, "load", "legacy", "--leads", str(out / "leads_master.csv"), "--customers",
+               str(out / "customers.csv"), "--sources", str(out / "sources.csv")], env)
+    timed("leadlink crm install (render, metadata, indexes created or rebuilt concurrently)",
           [LEADLINK, "crm", "install"], env)
     timed("leadlink crm install again (idempotent, indexes kept)", [LEADLINK, "crm", "install"], env)
     persons = people(out)

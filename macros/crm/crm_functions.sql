@@ -132,13 +132,55 @@ set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $crm_phone_e164$
 #variable_conflict use_column
-begin
-    return {{ leadlink.normalize_phone('raw', region) }};
-end
+{{ leadlink.crm_normalize_block(region) }}
 $crm_phone_e164$
     {%- endset -%}
     {{ return(body) }}
 {% endmacro %}
+
+
+{#- normalize_phone as PL/pgSQL statements: the same fast path and full parse macros as
+    default__normalize_phone, with the fast path as plain expressions (PL/pgSQL evaluates those
+    without starting the executor) and the full parse's large plan started only for the values
+    that need it. -#}
+{% macro crm_normalize_block(region) %}
+    {%- set data = leadlink.phone_parsing_data() -%}
+declare
+    fast_national text;
+begin
+    if {{ leadlink.phone_fast_path_applies('raw', region) }} then
+        fast_national := {{ leadlink.phone_fast_national('raw') }};
+        if {{ leadlink.phone_fast_is_valid('fast_national') }} then
+            return '+{{ data.fast_path_country_code }}' || fast_national;
+        end if;
+        return null;
+    end if;
+    return (
+        select parsed_phone.phone_e164
+        from ({{ leadlink.phone_full_parse_query('raw', region) }}) as parsed_phone
+    );
+end
+{%- endmacro %}
+
+
+{#- phone_parse_query (E.164 and reason) the same way. -#}
+{% macro crm_parse_block(region) %}
+    {%- set data = leadlink.phone_parsing_data() -%}
+declare
+    fast_national text;
+begin
+    if {{ leadlink.phone_fast_path_applies('raw', region) }} then
+        fast_national := {{ leadlink.phone_fast_national('raw') }};
+        return query select
+            case when {{ leadlink.phone_fast_is_valid('fast_national') }}
+                then '+{{ data.fast_path_country_code }}' || fast_national
+            end,
+            {{ leadlink.phone_fast_reason('fast_national') }};
+        return;
+    end if;
+    return query {{ leadlink.phone_full_parse_query('raw', region) }};
+end
+{%- endmacro %}
 
 
 {% macro crm_functions_sql(crm_schema, function_schema) %}
@@ -160,9 +202,7 @@ language plpgsql stable parallel safe {{ definer }}
 set plan_cache_mode = force_generic_plan
 as $normalize_phone$
 #variable_conflict use_column
-begin
-    return {{ leadlink.normalize_phone('raw', 'default_region') }};
-end
+{{ leadlink.crm_normalize_block('default_region') }}
 $normalize_phone$
     {%- endset -%}
     {%- do statements.append(normalize) -%}
@@ -175,9 +215,7 @@ language plpgsql stable parallel safe {{ definer }}
 set plan_cache_mode = force_generic_plan
 as $crm_parse_phone$
 #variable_conflict use_column
-begin
-    return query {{ leadlink.phone_parse_query('raw', 'default_region') }};
-end
+{{ leadlink.crm_parse_block('default_region') }}
 $crm_parse_phone$
     {%- endset -%}
     {%- do statements.append(parse) -%}

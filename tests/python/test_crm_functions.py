@@ -104,6 +104,27 @@ def test_functions_are_definers_with_a_fixed_search_path_and_plans_use_the_index
     assert "leadlink_leads_master_phone_e164" in plan
 
 
+WRITINGS_OF_ALL_KINDS = [
+    "9845012345", "+91 98450 12345", "(+91) 98450-12345", "+91 (0) 98450 12345", "0091 98450 12345",
+    "919845012345", "098450 12345 ext. 12", "Mob: 98450 12345", "98450 12345 / 98450 54321",
+    "\u096f\u096e\u096a\u096b\u0966\u0967\u0968\u0969\u096a\u096b",
+    "\uff19\uff18\uff14\uff15\uff10\uff11\uff12\uff13\uff14\uff15",
+    "080 2345 6789", "+44 7400 123456", "07400 123456", "+1 650 253 0000", "+971 50 123 4567",
+    "9999999999", "1234567890", "97410", "", "   ", "anonymous", "+91", "+999 123 456",
+    "98450123456789", "\u00a098450\u00a012345",
+]
+
+
+def test_the_crm_normaliser_agrees_with_libphonenumber(crm: str):
+    for raw in WRITINGS_OF_ALL_KINDS:
+        answers = execute_sql(crm, "select leadlink.normalize_phone(%s), leadlink.crm_phone_e164(%s),"
+                                   " parsed.phone_e164, parsed.unusable_reason"
+                                   " from leadlink.crm_parse_phone(%s) as parsed", (raw, raw, raw))[0]
+        assert answers[0] == answers[1] == answers[2] == _oracle(raw), (raw, answers)
+        assert (answers[3] is None) == (_oracle(raw) is not None and raw not in (
+            "9999999999", "1234567890")), (raw, answers)
+
+
 # --- find_or_create ---------------------------------------------------------------------------
 def _people(url: str, e164: str) -> list[int]:
     return [row[0] for row in query(url, f"select id from crm.customers where"
