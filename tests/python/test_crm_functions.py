@@ -199,11 +199,12 @@ def test_a_person_stored_in_legacy_writings_gets_the_lowest_id_and_empty_fields_
         ("ANANYA SHARMA", "asha@example.com", "Mysuru")]
 
 
-@pytest.mark.parametrize("phone", ["", "   ", None, "9999999999", "1234567890", "+919876543210",
-                                   "97410", "anonymous", "+91", "00000", "12345678901234567890"])
-def test_unusable_phones_give_null_and_create_nothing(crm: str, phone: str | None):
+def test_unusable_phones_give_null_and_create_nothing(crm: str):
     before = query(crm, "select count(*), max(id) from crm.customers")
-    assert _call(crm, "select leadlink.find_or_create_customer_by_phone(%s, 'Junk')", (phone,)) is None
+    for phone in ("", "   ", None, "9999999999", "1234567890", "+919876543210", "97410", "anonymous",
+                  "+91", "00000", "12345678901234567890", "+91 12345 67890"):
+        assert _call(crm, "select leadlink.find_or_create_customer_by_phone(%s, 'Junk')",
+                     (phone,)) is None, phone
     assert query(crm, "select count(*), max(id) from crm.customers") == before
 
 
