@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import statistics
@@ -78,7 +79,12 @@ def timed(label: str, command: list[str], env: dict[str, str]) -> float:
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"{label} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    print(f"{label}: {elapsed:.1f} s")
+    detail = ""
+    if "--json" in command:
+        indexes = json.loads(result.stdout)["indexes"]
+        detail = " (" + ", ".join(f"{name.removeprefix('leadlink_')} {state}"
+                                  for name, state in indexes.items()) + ")"
+    print(f"{label}: {elapsed:.1f} s{detail}")
     return elapsed
 
 
@@ -176,6 +182,14 @@ def measure(url: str, persons: list[str], calls: int, seed: int) -> list[str]:
                             rng.choice([None, None, writing(rng.choice(persons), rng)])))
             insert_ms.append((time.perf_counter() - started) * 1000)
         lines.append(summary("app insert into leads_master", insert_ms, insert_ms[0]))
+        for label, template, count in (("usual writing (fast path)", "'98450' || lpad(i::text, 5, '0')", 20000),
+                                       ("(+91) writing (full parse)",
+                                        "'(+91) 98450 ' || lpad(i::text, 5, '0')", 2000)):
+            started = time.perf_counter()
+            cursor.execute(f"select count(leadlink.crm_phone_e164({template}))"
+                           f" from generate_series(1, {count}) as i")
+            per_value = (time.perf_counter() - started) * 1e6 / count
+            lines.append(f"  index key per value, {label}: {per_value:.0f} us (what each insert pays per phone)")
         cursor.execute("select count(*), pg_size_pretty(sum(pg_relation_size(indexrelid)))"
                        " from pg_index where indexrelid::regclass::text like 'crm.leadlink%%'")
         count, size = cursor.fetchone()
@@ -209,8 +223,8 @@ def main() -> None:
               [LEADLINK, "load", "legacy", "--leads", str(out / "leads_master.csv"), "--customers",
                str(out / "customers.csv"), "--sources", str(out / "sources.csv")], env)
     timed("leadlink crm install (render, metadata, indexes created or rebuilt concurrently)",
-          [LEADLINK, "crm", "install"], env)
-    timed("leadlink crm install again (idempotent, indexes kept)", [LEADLINK, "crm", "install"], env)
+          [LEADLINK, "crm", "install", "--json"], env)
+    timed("leadlink crm install again (idempotent)", [LEADLINK, "crm", "install", "--json"], env)
     persons = people(out)
     print(f"{args.rows:,} leads, {len(persons):,} distinct valid Indian numbers; one connection, warm")
     for line in measure(url, persons, args.calls, args.seed):
