@@ -34,7 +34,7 @@ def demo(ctx: click.Context, fresh: bool, samples_dir: Path | None, quiet: bool)
     for name, value in figures.items():
         click.echo(f"  {name:<18} {'not built' if value is None else value}")
     click.echo(f"\nLook next:\n  psql '{redact_url(url)}'\n  leadlink dbt docs generate"
-               f" && leadlink dbt docs serve\n  leadlink readiness\n  leadlink lookup PHONE")
+               f" && leadlink dbt docs serve\n  leadlink readiness\n  leadlink crm install && leadlink lookup PHONE")
     if result.returncode != 0:
         raise click.ClickException(f"dbt build failed (exit {result.returncode})")
 
