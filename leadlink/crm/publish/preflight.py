@@ -128,7 +128,7 @@ def _missing(target: PublishTarget, fact: dict, need: Need, role: str) -> str | 
                     f" {role} ({need.why}; RLS is on and {role} neither owns the table nor has"
                     f" BYPASSRLS): run publish as {owner} or a BYPASSRLS role (on Supabase:"
                     f" postgres), or `create policy ... on {table} for {command} to {role}"
-                    " using (true)`")
+                    f" {'with check' if command == 'insert' else 'using'} (true)`")
     return None
 
 
