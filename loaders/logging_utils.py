@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 _DIGIT = re.compile(r"\d")
 # a run of 8+ digits, optionally with single spaces, dashes, dots or brackets between them and a
-# leading '+': how phone numbers appear in payloads, PostgreSQL messages and tracebacks
+# leading '+', also glued to letters ("+919845012345x"): how phone numbers appear in payloads,
+# PostgreSQL messages and tracebacks
 # (ISO dates are left alone)
-_PHONE_LIKE = re.compile(r"(?<![\w*])(?!\d{4}-\d\d-\d\d)\+?\(?\d(?:[ \-.()]?\d){7,}(?![\w*])")
+_PHONE_LIKE = re.compile(r"(?<![\d*])(?!\d{4}-\d\d-\d\d)\+?\(?\d(?:[ \-.()]?\d){7,}")
 
 
 def mask_phone(value: object) -> str:

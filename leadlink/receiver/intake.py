@@ -22,8 +22,8 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from leadlink.receiver.pool import CONNECTION_ERRORS
+from loaders.database import database_message
 from loaders.landing import LandingCounts, payload_text, quarantine
-from loaders.logging_utils import mask_phone
 from loaders.payload_checks import parse_text, readable_text, record_problem
 from loaders.settings import Settings
 from loaders.shapes import Item, Rejected, split_payload
@@ -96,11 +96,10 @@ def record_delivery(cursor: Any, settings: Settings, source: str, method: str, r
 
 
 def describe_error(error: BaseException) -> str:
-    """A database error for the log: its class, SQLSTATE and first line with digits masked.
-    PostgreSQL's DETAIL and CONTEXT lines quote the values (phone numbers), so they never go out."""
-    first_line = (str(error).strip().splitlines() or [""])[0][:200]
-    code = getattr(error, "pgcode", None)
-    return f"{type(error).__name__}{f' [{code}]' if code else ''}: {mask_phone(first_line)}"
+    """A database error for the log: loaders.database.database_message (class, SQLSTATE, the
+    primary message with phone numbers masked; never PostgreSQL's DETAIL / CONTEXT lines, which
+    quote the values)."""
+    return database_message(error)[:300]
 
 
 def webhook_batch(cursor: Any, settings: Settings, source: str, delivery_id: int, seen: int,
