@@ -20,6 +20,7 @@ from psycopg2 import sql
 from loaders.database import connection
 from loaders.landing import LandingCounts, landing_batch
 from loaders.legacy_csv import CsvStream, LegacyLoadError, check_header, export_rows, file_header
+from loaders.payload_checks import MAX_PHONE_CHARS
 from loaders.settings import Settings
 
 log = logging.getLogger("leadlink.legacy")
@@ -90,6 +91,8 @@ REQUIRED = {"sources": ["id"], "customers": ["id", "phone_number_normalized"],
             "leads_master": ["id"], "lead_sources_history": ["lead_id"]}
 REFERENCES = {"leads_master": [("source_id", "sources")],
               "lead_sources_history": [("lead_id", "leads_master"), ("source_id", "sources")]}
+PHONE_COLUMNS = {"customers": ["phone_number_normalized"],
+                 "leads_master": ["phone_number_normalized", "alternate_phone_number"]}
 LOAD_ORDER = ["sources", "customers", "leads_master", "lead_sources_history"]
 
 
@@ -134,6 +137,13 @@ def _reason_expression(table: str, schema: str, file_label: str) -> sql.Composab
     for name in REQUIRED[table]:
         checks.append(sql.SQL("when {col} is null then {msg}").format(
             col=sql.Identifier(name), msg=sql.Literal(f"{name} is empty")))
+    for name in PHONE_COLUMNS.get(table, []):
+        # every phone string is indexed downstream (int_phone_numbers): a huge one is no phone
+        checks.append(sql.SQL("when length({col}) > {limit} then {prefix} || length({col})"
+                              " || {suffix}").format(
+            col=sql.Identifier(name), limit=sql.Literal(MAX_PHONE_CHARS),
+            prefix=sql.Literal(f"{name} is "),
+            suffix=sql.Literal(f" characters, over the {MAX_PHONE_CHARS}-character phone limit")))
     for name, kind in COLUMNS[table]:
         if kind == "text":
             continue

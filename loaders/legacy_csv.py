@@ -14,6 +14,10 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+# Python's csv refuses a cell over 128 KiB (the limit is process-wide): raise it so a huge cell is
+# read, and quarantined by the checks, instead of aborting the whole export.
+MAX_CELL_CHARS = 256 * 1024 * 1024
+
 # NUL cannot pass through Python's csv module (it raises) nor PostgreSQL: each is replaced by this
 # noncharacter while reading, so the row can be named and quarantined.
 NUL_STAND_IN = "\ufffe"
@@ -94,6 +98,7 @@ def _visible(cell: str) -> str:
 def export_rows(path: Path, columns: list[str]) -> Iterator[list[str | None]]:
     """[line number, problem or '', original row as JSON, *the known columns' cells] per data row
     (blank rows skipped). A row with a problem carries no cells."""
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS))
     with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         reader = csv.reader(_without_nul(handle))
         try:

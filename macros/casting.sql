@@ -48,3 +48,22 @@
     (array_agg({{ expression }} order by {{ order_by }})
         filter (where nullif(cast({{ expression }} as text), '') is not null))[1]
 {% endmacro %}
+
+
+{#- A phone string as staging passes it on. Longer than `max_phone_chars` characters (after trim)
+    it is no phone: it becomes a fixed marker without digits, which the normaliser calls
+    not_a_number. int_phone_numbers indexes every phone string, and a huge one (900,000
+    characters) would fail every build from then on ("index row requires ... bytes"). The loaders
+    quarantine such records before they land; this guards rows landed any other way. The limit
+    is the loaders' too (loaders/payload_checks.py MAX_PHONE_CHARS). -#}
+{% macro capped_phone_text(expression, max_phone_chars=64) %}
+    {{ return(adapter.dispatch('capped_phone_text', 'leadlink')(expression, max_phone_chars)) }}
+{% endmacro %}
+
+{% macro default__capped_phone_text(expression, max_phone_chars=64) %}
+    case
+        when length({{ expression }}) > {{ max_phone_chars }}
+            then '<oversized value: not a phone number>'
+        else {{ expression }}
+    end
+{% endmacro %}

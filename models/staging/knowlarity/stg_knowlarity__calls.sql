@@ -61,15 +61,16 @@ fields as (
         shape_rank,
 
         ---------- parties
-        coalesce(
-            nullif(trim({{ json_text('call_body', 'customer_number') }}), ''),
-            nullif(trim({{ json_text('call_body', 'caller_id') }}), ''),
-            nullif(trim({{ json_text('call_body', 'caller') }}), '')
-        ) as customer_phone_raw,
-        nullif(trim(coalesce(
-            {{ json_text('call_body', 'knowlarity_number') }},
-            {{ json_text('call_body', 'dispnumber') }}
-        )), '') as knowlarity_number,
+        -- phone strings are capped (capped_phone_text): int_phone_numbers indexes them
+        {{ capped_phone_text("coalesce(
+            nullif(trim(" ~ json_text('call_body', 'customer_number') ~ "), ''),
+            nullif(trim(" ~ json_text('call_body', 'caller_id') ~ "), ''),
+            nullif(trim(" ~ json_text('call_body', 'caller') ~ "), '')
+        )") }} as customer_phone_raw,
+        {{ capped_phone_text("nullif(trim(coalesce(
+            " ~ json_text('call_body', 'knowlarity_number') ~ ",
+            " ~ json_text('call_body', 'dispnumber') ~ "
+        )), '')") }} as knowlarity_number,
         nullif(trim({{ json_text('call_body', 'agent_number') }}), '') as agent_number,
         nullif(trim({{ json_text('call_body', 'destination') }}), '') as destination,
 

@@ -53,6 +53,17 @@ landings as (
 
 ),
 
+-- the phone answer once per lead (capped below: capped_phone_text reads it twice)
+phone_answers as (
+
+    select
+        lead_id,
+        trim({{ meta_field_answer(json_value('payload', 'field_data'), phone_names,
+            'phone|mobile|whatsapp|contact_no') }}) as phone_answer
+    from latest
+
+),
+
 renamed as (
 
     select
@@ -73,8 +84,8 @@ renamed as (
         nullif({{ json_text('latest.payload', 'campaign_name') }}, '') as campaign_name,
 
         ---------- answers
-        trim({{ meta_field_answer(json_value('latest.payload', 'field_data'), phone_names,
-            'phone|mobile|whatsapp|contact_no') }}) as phone_raw,
+        -- capped (capped_phone_text): int_phone_numbers indexes every phone string
+        {{ capped_phone_text('phone_answers.phone_answer') }} as phone_raw,
         coalesce(
             trim({{ meta_field_answer(
                 json_value('latest.payload', 'field_data'), ['full_name', 'name']
@@ -104,6 +115,7 @@ renamed as (
 
     from latest
     inner join landings on latest.lead_id = landings.lead_id
+    inner join phone_answers on latest.lead_id = phone_answers.lead_id
 
 ),
 
