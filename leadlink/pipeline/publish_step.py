@@ -14,8 +14,8 @@ from loaders.state import LockBusy
 log = logging.getLogger("leadlink.run")
 
 EXIT_OK, EXIT_FAILED, EXIT_LOCKED = 0, 1, 75
-# What publish said before it took the lease lock in raw.locks (kept so either form reads as busy).
-BUSY_TEXT = "another leadlink publish is running"
+# How publish says its lock is held (it wraps LockBusy in its own error).
+BUSY_TEXT = "another leadlink publish"
 
 
 def _one_line(error: BaseException) -> str:
@@ -38,7 +38,7 @@ def publish_changes(settings: Settings, url: str, wait: bool = False) -> dict[st
         except LockBusy as error:
             busy: BaseException = error
         except Exception as error:  # noqa: BLE001 - any failure is the run's exit 1, with its reason
-            if BUSY_TEXT not in str(error):
+            if not isinstance(error.__cause__, LockBusy) and BUSY_TEXT not in str(error):
                 log.error("publish failed: %s", _one_line(error), exc_info=log.isEnabledFor(logging.DEBUG))
                 return {"status": "failed", "exit_code": EXIT_FAILED,
                         "message": f"{type(error).__name__}: {_one_line(error)}"}

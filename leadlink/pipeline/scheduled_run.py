@@ -13,6 +13,7 @@ Malformed pages or records do not fail a run: they are quarantined and reported.
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -118,16 +119,26 @@ class RunOptions:
 
 
 BUILD_LOCK = "build"
+DBT_ARGS_ENV = "LEADLINK_RUN_DBT_ARGS"  # extra `dbt build` arguments, e.g. "--exclude tag:nightly"
+
+
+def build_args(settings: Settings) -> list[str]:
+    extra = settings.environ.get(DBT_ARGS_ENV) or ""
+    try:
+        return ["build", *shlex.split(extra)]
+    except ValueError as error:
+        raise ConfigError(f"{DBT_ARGS_ENV} is not a valid argument list ({error}): {extra!r}") from None
 
 
 def build(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions) -> tuple[str, int]:
     """`dbt build` under the build lock (two builds at once collide on dbt's backup relations).
     Returns (status for the summary, exit code)."""
+    arguments = build_args(settings)
     try:
         with held(settings, url, BUILD_LOCK, options.wait,
                   "another leadlink run is building (it holds the build lock); this build is "
                   "skipped (use --wait to queue behind it)"):
-            completed = run_dbt(settings, url, ["build"], stream=sys.stderr,
+            completed = run_dbt(settings, url, arguments, stream=sys.stderr,
                                 log_format=options.log_format, forward_signals=options.forward_signals)
     except LockBusy as error:
         log.warning("%s", error)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from leadlink.runtime.ports import free_port
 
 PGBOUNCER_PATHS = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
-POOL_SIZE = 2  # per (database, user): few enough that clients take turns on the same backends
+POOL_SIZE = 4  # per (database, user): fewer than the clients, so they take turns on the same backends
 
 
 class PgBouncerUnavailable(RuntimeError):
@@ -97,6 +97,8 @@ class PgBouncer:
             # that sends it fails here as it would there
             "ignore_startup_parameters = extra_float_digits",
             "server_check_delay = 0",
+            "log_connections = 0",
+            "log_disconnections = 0",
             "server_login_retry = 1",
             "query_wait_timeout = 60",
             f"logfile = {self.workdir / 'pgbouncer.log'}",
@@ -116,12 +118,12 @@ class PgBouncer:
                 shutil.chown(path, user)
             command += ["-u", user]
         command.append(str(config))
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # not a pipe: nobody reads it, and a full pipe would stall the pooler itself
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise PgBouncerUnavailable(f"pgbouncer exited at start: {self.log_tail()}"
-                                           f"{self.process.stderr.read() if self.process.stderr else ''}")
+                raise PgBouncerUnavailable(f"pgbouncer exited at start: {self.log_tail()}")
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                     return self
