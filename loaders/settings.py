@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,11 @@ class _Reader:
 
         return self._parse(name, default, parse,
                            "a number > 0" if positive else "a number >= 0")
+
+    def arguments(self, name: str) -> tuple[str, ...]:
+        """A shell-quoted argument list (`--exclude "tag:nightly"`)."""
+        return self._parse(name, (), lambda value: tuple(shlex.split(value)),
+                           "a shell-quoted argument list")
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         def parse(value: str) -> str:
@@ -209,6 +215,7 @@ class Settings:
     lookback_minutes: float = 120.0
     lock_lease_seconds: float = 60.0
     lookup_token: str | None = field(default=None, repr=False)
+    run_dbt_args: tuple[str, ...] = ()  # extra `dbt build` arguments of `leadlink run`
     http: HttpSettings = field(default_factory=HttpSettings)
     knowlarity: KnowlaritySettings = field(default_factory=KnowlaritySettings)
     meta: MetaSettings = field(default_factory=MetaSettings)
@@ -260,6 +267,7 @@ class Settings:
             lookback_minutes=read.number("LEADLINK_LOOKBACK_MINUTES", 120.0),
             lock_lease_seconds=read.number("LEADLINK_LOCK_LEASE_SECONDS", 60.0, positive=True),
             lookup_token=read.optional("LEADLINK_LOOKUP_TOKEN"),
+            run_dbt_args=read.arguments("LEADLINK_RUN_DBT_ARGS"),
             http=_http(read),
             knowlarity=_knowlarity(read),
             meta=_meta(read),

@@ -3,8 +3,8 @@
     python scripts/generate_legacy_crm.py --rows 1000000 --out /tmp/crm [--seed 42]
 
 Streams rows to disk (memory stays flat: a few tens of MB at any N). See `--help` for the format.
-The point is the backfill benchmark (benchmarks/identity_benchmark.py): the CRM team's naive backfill (one customer per distinct
-stored string) against leadlink, scored with `truth.csv`.
+The point is the backfill benchmark (benchmarks/identity_benchmark.py): the CRM team's naive
+backfill (one customer per distinct stored string) against leadlink, scored with `truth.csv`.
 """
 
 from __future__ import annotations

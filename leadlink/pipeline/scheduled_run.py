@@ -13,7 +13,6 @@ Malformed pages or records do not fail a run: they are quarantined and reported.
 from __future__ import annotations
 
 import logging
-import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -123,11 +122,7 @@ DBT_ARGS_ENV = "LEADLINK_RUN_DBT_ARGS"  # extra `dbt build` arguments, e.g. "--e
 
 
 def build_args(settings: Settings) -> list[str]:
-    extra = settings.environ.get(DBT_ARGS_ENV) or ""
-    try:
-        return ["build", *shlex.split(extra)]
-    except ValueError as error:
-        raise ConfigError(f"{DBT_ARGS_ENV} is not a valid argument list ({error}): {extra!r}") from None
+    return ["build", *settings.run_dbt_args]  # DBT_ARGS_ENV, split (and checked) by Settings
 
 
 def build(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions) -> tuple[str, int]:

@@ -56,7 +56,9 @@ def test_values_are_parsed_and_empty_means_unset() -> None:
     settings = Settings.from_environ({
         "LEADLINK_PG_PORT": " 5999 ", "LEADLINK_HTTP_TIMEOUT": "2.5", "LEADLINK_WEBHOOK_WORKER": "OFF",
         "LEADLINK_FUNCTION_SCHEMA": "crm_functions", "LEADLINK_KNOWLARITY_PAGE_SIZE": "",
-        "KNOWLARITY_API_KEY": "k", "KNOWLARITY_AUTH_TOKEN": "t", "META_APP_SECRET": "s"})
+        "KNOWLARITY_API_KEY": "k", "KNOWLARITY_AUTH_TOKEN": "t", "META_APP_SECRET": "s",
+        "LEADLINK_RUN_DBT_ARGS": '--exclude "tag:nightly"'})
+    assert settings.run_dbt_args == ("--exclude", "tag:nightly")
     assert settings.embedded_port == 5999 and settings.http.timeout == 2.5
     assert settings.webhooks.run_worker is False and settings.function_schema == "crm_functions"
     assert settings.knowlarity.page_size == 500
