@@ -111,6 +111,7 @@ def _install_objects(conn: psycopg2.extensions.connection, plan: InstallPlan,
                 cursor.execute(f"grant execute on function {signature} to {grantee}")
         cursor.execute(f"create table if not exists {schema}.{STATE_TABLE} (key text primary key,"
                        " value text not null, updated_at timestamptz not null default now())")
+        _revoke_everyone(cursor, "table", f"{schema}.{STATE_TABLE}")
         _set_state(cursor, schema, "phonenumbers_version", plan.phonenumbers_version)
     conn.commit()
 
