@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from loaders.database import connection
 from loaders.landing import LandingCounts, land_items, landing_batch
@@ -46,24 +45,6 @@ def _parse_line(source: Source, name: str, number: int, raw: bytes) -> Iterator[
     yield from parse_line(source, number, line)
 
 
-def _first_line_is_a_document(handle: BinaryIO) -> bool:
-    for raw in handle:
-        try:
-            body = raw.removeprefix(BOM).decode("utf-8").strip()
-        except UnicodeDecodeError:
-            return True
-        if not body or body.startswith(":"):
-            continue
-        if not body.startswith(("{", "[")):
-            return True
-        try:
-            load_json(body)
-        except JsonProblem:
-            return False
-        return True
-    return True
-
-
 def _whole_document(source: Source, path: Path) -> list[Item] | None:
     """A document spread over several lines, or None when the file is not one (then it is read
     line by line, each bad line quarantined)."""
@@ -75,17 +56,31 @@ def _whole_document(source: Source, path: Path) -> list[Item] | None:
     return list(split_safely(source, document, "<the whole file>"))
 
 
+def _opens_a_document(raw: bytes) -> bool:
+    """Whether a line that is not JSON by itself may open a document spread over lines."""
+    return raw.lstrip().startswith((b"{", b"["))
+
+
 def read_items(source: Source, path: Path) -> Iterator[Item]:
+    """The file's records line by line; a first line that opens a document but is not one by
+    itself means the file is one document spread over lines (read whole)."""
     with open(path, "rb") as handle:
-        if not _first_line_is_a_document(handle):
-            whole = _whole_document(source, path)
-            if whole is not None:
-                yield from whole
-                return
-        handle.seek(0)
+        first = True
         for number, raw in enumerate(handle, start=1):
-            yield from _parse_line(source, path.name, number, raw.removeprefix(BOM) if number == 1
-                                   else raw)
+            if number == 1:
+                raw = raw.removeprefix(BOM)
+            if not first or not raw.strip():
+                yield from _parse_line(source, path.name, number, raw)
+                continue
+            first = False
+            items = list(_parse_line(source, path.name, number, raw))
+            if (len(items) == 1 and isinstance(items[0], Rejected)
+                    and items[0].reason.startswith("not valid JSON") and _opens_a_document(raw)):
+                whole = _whole_document(source, path)
+                if whole is not None:
+                    yield from whole
+                    return
+            yield from items
 
 
 def load_files(settings: Settings, url: str, source: Source, paths: list[Path]) -> list[FileResult]:

@@ -122,3 +122,48 @@ def test_canonical_json_is_json_dumps_sorted_whatever_the_payload():
     for payload in payloads:
         assert canonical_json(payload) == json.dumps(
             payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def test_a_pretty_printed_page_is_read_whole_and_a_broken_first_line_costs_only_itself(
+        run_cli, database_url, tmp_path):
+    page = write(tmp_path, "pretty.json", json.dumps(CALLLOG_PAGE, indent=2))
+    lines = write(tmp_path, "lines.jsonl", "{not json\n" + json.dumps(WRAPPED) + "\n")
+    result = run_cli("load", "file", "--source", "knowlarity", str(page), str(lines))
+    assert "pretty.json: landed 2, already present 0, quarantined 1" in result.stdout
+    assert "lines.jsonl: landed 1, already present 0, quarantined 1" in result.stdout
+
+
+def test_landing_batch_ends_succeeded_or_failed_with_the_error(settings, database_url):
+    import psycopg2
+    import pytest
+
+    from loaders.landing import landing_batch, quarantine
+
+    conn = psycopg2.connect(database_url)
+    try:
+        with landing_batch(conn, settings, "knowlarity", "file", {"files": ["a"]}) as batch:
+            with conn.cursor() as cursor:  # an empty original text is kept as ''
+                quarantine(cursor, settings, "knowlarity", [("empty body", "")], batch.batch_id,
+                           "file:a")
+            conn.commit()
+            batch.counts.quarantined = 1
+        with pytest.raises(RuntimeError), landing_batch(conn, settings, "meta", "api") as batch:
+            with conn.cursor() as cursor:
+                cursor.execute("select 1")  # an open transaction, rolled back on failure
+            raise RuntimeError("Graph went away")
+        # a connection that broke: the failure is recorded over a new one
+        with pytest.raises(psycopg2.OperationalError), landing_batch(
+                conn, settings, "meta", "api", url=database_url):
+            with conn.cursor() as cursor:
+                cursor.execute("select pg_terminate_backend(pg_backend_pid())")
+    finally:
+        conn.close()
+    batches = query(database_url, "select source, status, records_quarantined,"
+                                  " left(detail ->> 'error', 30) from raw.load_batches"
+                                  " order by batch_id")
+    assert batches[:2] == [("knowlarity", "succeeded", 1, None),
+                           ("meta", "failed", 0, "RuntimeError: Graph went away")]
+    assert batches[2][:2] == ("meta", "failed") and batches[2][3].startswith("OperationalError")
+    assert query(database_url, "select original_text from raw.quarantine") == [("",)]
+    assert query(database_url, "select count(*) from raw.load_batches where status = 'running'"
+                               " or finished_at is null") == [(0,)]
