@@ -13,6 +13,10 @@ On a private database (`leadlink_bench_publish` on the embedded server, or LEADL
 
 Prints the time per step, the longest publish transaction and DDL lock, and the app's longest and
 p99 wait. No timing is asserted: the figures go to docs/benchmarks.md.
+
+With `--cycles`, afterwards: what a publish costs when it follows what changed, not the CRM's size:
+`dbt build` + `publish --apply` with nothing new, then after landing 1,000 new Knowlarity calls
+(half from known customers, in another writing of their number, half from new people).
 """
 
 from __future__ import annotations
@@ -93,6 +97,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/leadlink-publish-bench"))
     parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--cycles", action="store_true",
+                        help="then time a cycle with nothing new and one with 1,000 new calls")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the loaded CRM and marts of an earlier run: undo its batches"
                              " (timed) and publish again")
@@ -135,8 +141,9 @@ def main() -> None:
                                         str(data / "leads_master.csv"), "--customers",
                                         str(data / "customers.csv"), "--sources",
                                         str(data / "sources.csv"))
-        with conn.cursor() as cursor:  # `migrate` ran before the drop: 004's schema back
-            cursor.execute((ROOT / "loaders" / "migrations" / "004_publish.sql").read_text())
+        with conn.cursor() as cursor:  # `migrate` ran before the drop: publish's schema back
+            for name in ("004_publish.sql", "007_publish_pooler.sql"):
+                cursor.execute((ROOT / "loaders" / "migrations" / name).read_text())
         figures["dbt build"], _ = run(env, "dbt", "build")
 
     figures["publish dry run"], plan_text = run(env, "publish")
@@ -200,6 +207,56 @@ def main() -> None:
           f" {archived:,}")
     print(f"second apply: {sum(again['figures']['rows'].values())} row(s) changed, constraints"
           f" {[item['state'] for item in again['constraints']]}")
+    if args.cycles:
+        cycles(env, url, args.out / str(args.rows), args.rows)
+
+
+def new_calls(url: str, folder: Path, count: int = 1000) -> Path:
+    """A Knowlarity call-log page: half the callers are CRM customers typed another way."""
+    conn = psycopg2.connect(url)
+    with conn.cursor() as cursor:
+        cursor.execute("select phone_e164 from analytics.customers where phone_e164 like '+91%%'"
+                       " order by random() limit %s", (count // 2,))
+        known = [row[0] for row in cursor.fetchall()]
+    conn.close()
+    rng = random.Random(12)
+    phones = [f"0{phone[3:8]} {phone[8:]}" for phone in known]
+    phones += [f"+91{rng.choice('6789')}{rng.randrange(10**8, 10**9)}"
+               for _ in range(count - len(phones))]
+    stamp = int(time.time())
+    objects = [{"uuid": f"bench-{stamp}-{index:05d}", "customer_number": phone,
+                "agent_number": "+919008000222", "knowlarity_number": "+918069001002",
+                "start_time": time.strftime("%Y-%m-%d %H:%M:%S+05:30"), "call_duration": 60,
+                "business_call_type": "Inbound", "Call_Type": 0, "destination": ""}
+               for index, phone in enumerate(phones)]
+    path = folder / f"new_calls_{stamp}.json"
+    path.write_text(json.dumps({"meta": {"total_count": len(objects)}, "objects": objects}))
+    return path
+
+
+def cycles(env: dict[str, str], url: str, folder: Path, rows: int) -> None:
+    """Build + publish with nothing new, then with 1,000 new calls: publish's cost per cycle."""
+    figures: dict[str, float] = {}
+    results: dict[str, dict] = {}
+    figures["dbt build (nothing new)"], _ = run(env, "dbt", "build")
+    figures["publish dry run (nothing new)"], _ = run(env, "publish")
+    figures["publish --apply (nothing new)"], text = run(env, "publish", "--apply", "--json")
+    results["nothing new"] = json.loads(text)
+    calls = new_calls(url, folder)
+    figures["load file (1,000 calls)"], _ = run(env, "load", "file", "--source", "knowlarity",
+                                                str(calls))
+    figures["dbt build (1,000 calls)"], _ = run(env, "dbt", "build")
+    figures["publish --apply (1,000 calls)"], text = run(env, "publish", "--apply", "--json")
+    results["1,000 calls"] = json.loads(text)
+    print(f"\ncycles on {rows:,} leads_master rows: wall time per command")
+    for name, seconds in figures.items():
+        print(f"  {name:<34} {seconds:8.1f} s")
+    for name, result in results.items():
+        written = {key: value for key, value in result["counts"].items() if value}
+        print(f"  publish ({name}): staged {sum(result['plan']['staged'].values()):,} mart rows,"
+              f" wrote {written or 'nothing'}")
+    ratio = figures["publish --apply (1,000 calls)"] / figures["publish --apply (nothing new)"]
+    print(f"  publish after 1,000 calls / publish with nothing new: {ratio:.2f}x")
 
 
 if __name__ == "__main__":
