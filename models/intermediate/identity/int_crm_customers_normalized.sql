@@ -1,11 +1,35 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['phone_e164']},
+            {'columns': ['is_merged']},
+        ],
+        pre_hook=["{{ identity_replace_scope(
+            'customer_id in ' ~ identity_changed('crm_customer', 'bigint')
+        ) }}"],
+    )
+}}
+
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
 -- The CRM's customers with the E.164 of their stored phone, and which of them survives when
 -- several are the same person: the lowest id (the oldest row, the one other tables most likely
 -- point at). A customer whose phone is junk or invalid has no E.164 here and survives nothing.
+-- Incremental: a run reads again the customers of int_identity_changes (kind crm_customer: the
+-- changed ones and every other customer of their people, so the survivor is right).
+{%- set restricted = identity_is_restricted() %}
 with
 
 crm_customers as (
 
     select * from {{ ref('stg_crm__customers') }}
+    {%- if restricted %}
+        where customer_id in {{ identity_changed('crm_customer', 'bigint') }}
+    {%- endif %}
 
 ),
 
@@ -43,6 +67,15 @@ survivors as (
         end as surviving_customer_id
     from normalized
 
+),
+
+flagged as (
+
+    select
+        *,
+        coalesce(customer_id <> surviving_customer_id, false) as is_merged
+    from survivors
+
 )
 
-select * from survivors
+select * from flagged

@@ -1,17 +1,37 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['phone_e164'], 'unique': True}],
+        pre_hook=["{{ identity_replace_scope('phone_e164 in ' ~ identity_people()) }}"],
+    )
+}}
+
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_people') }}
 -- One customer_id per person (usable E.164), for good: the CRM's id when the CRM has the person
 -- (the survivor of a merge), else an id computed from the phone (macro stable_customer_id), which
 -- no run, --full-refresh or arrival order can change. Junk and invalid numbers are nobody.
+-- Incremental: a run identifies again the people of int_identity_people only.
+{%- set restricted = identity_is_restricted() %}
 with
 
 touches as (
 
     select * from {{ ref('int_touches_unioned') }}
+    {%- if restricted %}
+        where phone_e164 in {{ identity_people() }}
+    {%- endif %}
 
 ),
 
 crm_customers as not materialized (
 
     select * from {{ ref('int_crm_customers_normalized') }}
+    {%- if restricted %}
+        where phone_e164 in {{ identity_people() }}
+    {%- endif %}
 
 ),
 

@@ -1,12 +1,41 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[
+            {'columns': ['touch_id'], 'unique': True},
+            {'columns': ['phone_e164']},
+            {'columns': ['legacy_lead_id']},
+        ],
+        pre_hook=["{{ identity_replace_scope('touch_id in ' ~ identity_changed('touch')) }}"],
+    )
+}}
+
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
 -- Every inbound contact once: each leads_master row, each later sighting the CRM recorded in
 -- lead_sources_history, each Knowlarity call and each Meta lead. A record the CRM already holds
 -- (same channel and external id) is the CRM's touch, not a second one. Each touch carries the
 -- phone that identifies its person (null when none is usable) and the branch it belongs to.
+-- Incremental: a run keys again only the touches of int_identity_changes (kind touch), reading
+-- the CRM leads that can hold those keys (kind crm_lead) and the records with those keys.
+{%- set restricted = identity_is_restricted() %}
+{%- set changed_touches = identity_changed('touch') %}
 with
 
 crm_leads as not materialized (
 
     select * from {{ ref('stg_crm__leads_master') }}
+
+),
+
+crm_leads_in_scope as not materialized (
+
+    select * from crm_leads
+    {%- if restricted %}
+        where lead_id in {{ identity_changed('crm_lead', 'bigint') }}
+    {%- endif %}
 
 ),
 
@@ -25,12 +54,18 @@ crm_history as (
 knowlarity_calls as (
 
     select * from {{ ref('stg_knowlarity__calls') }}
+    {%- if restricted %}
+        where {{ touch_key("'knowlarity'", 'call_uuid') }} in {{ changed_touches }}
+    {%- endif %}
 
 ),
 
 meta_leads as (
 
     select * from {{ ref('stg_meta_lead_ads__leads') }}
+    {%- if restricted %}
+        where {{ touch_key("'meta'", 'lead_id') }} in {{ changed_touches }}
+    {%- endif %}
 
 ),
 
@@ -130,7 +165,7 @@ crm_leads_with_channel as not materialized (
     select
         crm_leads.*,
         coalesce(crm_sources.channel, 'crm') as source
-    from crm_leads
+    from crm_leads_in_scope as crm_leads
     left join crm_sources
         on crm_leads.source_id = crm_sources.source_id
 
@@ -268,7 +303,10 @@ crm_history_touches as (
             where
                 crm_lead.source = history_keys.source
                 and crm_lead.external_lead_id = history_keys.external_id
-        )
+        )  -- noqa: LT02
+        {%- if restricted %}
+            and history_keys.touch_id in {{ changed_touches }}  -- noqa: LT02
+        {%- endif %}
     order by history_keys.touch_id asc, history_keys.received_at asc, history_keys.lead_id asc
 
 ),
@@ -323,3 +361,6 @@ touches as (
 )
 
 select * from touches
+{%- if restricted %}
+    where touch_id in {{ changed_touches }}
+{%- endif %}

@@ -3,16 +3,25 @@
         materialized='incremental',
         unique_key='phone_raw',
         on_schema_change='fail',
-        indexes=[{'columns': ['phone_e164']}],
+        indexes=[{'columns': ['phone_raw'], 'unique': True}, {'columns': ['phone_e164']}],
         post_hook=[
             "{{ install_phone_functions() }}",
         ],
     )
 }}
 
--- Every distinct raw phone string of every source, normalised once: an incremental run parses
+-- Every distinct raw phone string of every source, normalised once: an incremental run reads
+-- only the records that changed since the last complete run (int_identity_batch) and parses
 -- only strings it has not seen. Downstream models join on coalesce(raw, '') = phone_raw.
+{%- set restricted = identity_is_restricted() %}
 with
+
+-- read only by incremental runs
+batch as (  -- noqa: ST03
+
+    select * from {{ ref('int_identity_batch') }}
+
+),
 
 knowlarity_calls as (
 
@@ -20,12 +29,18 @@ knowlarity_calls as (
         customer_phone_raw,
         knowlarity_number
     from {{ ref('stg_knowlarity__calls') }}
+    {%- if restricted %}
+        where last_landed_at >= (select batch.calls_landed_since from batch)
+    {%- endif %}
 
 ),
 
 meta_leads as (
 
     select phone_raw from {{ ref('stg_meta_lead_ads__leads') }}
+    {%- if restricted %}
+        where last_landed_at >= (select batch.meta_landed_since from batch)
+    {%- endif %}
 
 ),
 
@@ -35,12 +50,22 @@ legacy_leads as (
         phone_number_raw,
         alternate_phone_raw
     from {{ ref('stg_crm__leads_master') }}
+    {%- if restricted %}
+        where
+            created_at >= (select batch.crm_leads_changed_since from batch)
+            or updated_at >= (select batch.crm_leads_changed_since from batch)
+    {%- endif %}
 
 ),
 
 legacy_customers as (
 
     select phone_number_raw from {{ ref('stg_crm__customers') }}
+    {%- if restricted %}
+        where
+            created_at >= (select batch.crm_customers_changed_since from batch)
+            or updated_at >= (select batch.crm_customers_changed_since from batch)
+    {%- endif %}
 
 ),
 

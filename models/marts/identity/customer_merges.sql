@@ -1,14 +1,15 @@
 {{
     config(
         post_hook=[
-            "alter table {{ this }} add primary key (merged_customer_id)",
+            "{{ ensure_key('primary key', 'merged_customer_id') }}",
         ],
     )
 }}
 
 -- CRM customers that are one person (their stored phones normalise to one E.164): each merged
 -- (non-surviving) customer, the survivor (lowest id) and the leads_master rows that point at the
--- merged one and so must be repointed.
+-- merged one and so must be repointed. Rebuilt by every run from the few merged customers (an
+-- index finds them) and the CRM's live customer_id of its leads, which publish repoints.
 with
 
 crm_customers as not materialized (
@@ -23,17 +24,17 @@ crm_leads as (
 
 ),
 
-survivors as (
-
-    select * from crm_customers
-    where customer_id = surviving_customer_id
-
-),
-
 merged as (
 
     select * from crm_customers
-    where customer_id <> surviving_customer_id
+    where is_merged
+
+),
+
+survivors as (
+
+    select * from crm_customers
+    where customer_id in (select merged.surviving_customer_id from merged)
 
 ),
 

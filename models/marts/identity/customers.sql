@@ -1,44 +1,69 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ identity_replace_scope('phone_e164 in ' ~ identity_people()) }}"],
         post_hook=[
-            "alter table {{ this }} add primary key (customer_id)",
-            "alter table {{ this }} add unique (phone_e164)",
+            "{{ ensure_key('primary key', 'customer_id') }}",
+            "{{ ensure_key('unique', 'phone_e164') }}",
         ],
     )
 }}
 
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_people') }}
+
 -- One customer per person (usable E.164 phone). Name, email and city follow the survivorship
 -- rules of docs/identity.md: what the person typed in a form (latest first), else the CRM's
 -- customer record (the survivor first), else the name on the CRM's latest lead.
+-- Incremental: a run builds again the customers of int_identity_people only.
+{%- set restricted = identity_is_restricted() %}
+{%- set people = identity_people() %}
 with
 
 customers_identified as (
 
     select * from {{ ref('int_customers_identified') }}
+    {%- if restricted %}
+        where phone_e164 in {{ people }}
+    {%- endif %}
 
 ),
 
 crm_customers as (
 
     select * from {{ ref('int_crm_customers_normalized') }}
+    {%- if restricted %}
+        where phone_e164 in {{ people }}
+    {%- endif %}
 
 ),
 
 leads as not materialized (
 
     select * from {{ ref('leads') }}
+    {%- if restricted %}
+        where phone_e164 in {{ people }}
+    {%- endif %}
+
+),
+
+assignments as not materialized (
+
+    select * from {{ ref('int_touches_assigned') }}
+    {%- if restricted %}
+        where lead_id in (select leads.lead_id from leads)
+    {%- endif %}
 
 ),
 
 touches as (
 
     select * from {{ ref('int_touches_unioned') }}
-
-),
-
-assignments as (
-
-    select * from {{ ref('int_touches_assigned') }}
+    {%- if restricted %}
+        where touch_id in (select assignments.touch_id from assignments)
+    {%- endif %}
 
 ),
 

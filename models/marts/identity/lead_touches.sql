@@ -1,32 +1,55 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
         indexes=[{'columns': ['lead_id']}],
+        pre_hook=["{{ identity_replace_scope(
+            'touch_id in ' ~ identity_changed('touch')
+            ~ ' or touch_id in (select scoped.touch_id from ' ~ ref('int_touches_assigned')
+            ~ ' as scoped where scoped.lead_id in ' ~ identity_leads() ~ ')'
+        ) }}"],
         post_hook=[
-            "alter table {{ this }} add primary key (touch_id)",
-            "alter table {{ this }} add unique (legacy_lead_id)",
+            "{{ ensure_key('primary key', 'touch_id') }}",
+            "{{ ensure_key('unique', 'legacy_lead_id') }}",
         ],
     )
 }}
 
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
+-- depends_on: {{ ref('int_identity_people') }}
+
 -- Every inbound contact exactly once (each CRM lead row, each call uuid, each Meta lead id, each
 -- sighting the CRM filed in lead_sources_history), with the lead it opened or joined and how.
+-- Incremental: a run writes again the touches of the leads it rebuilt (see leads).
+{%- set restricted = identity_is_restricted() %}
 with
+
+assignments as not materialized (
+
+    select * from {{ ref('int_touches_assigned') }}
+    {%- if restricted %}
+        where lead_id in {{ identity_leads() }}
+    {%- endif %}
+
+),
 
 touches as (
 
     select * from {{ ref('int_touches_unioned') }}
-
-),
-
-assignments as (
-
-    select * from {{ ref('int_touches_assigned') }}
+    {%- if restricted %}
+        where touch_id in (select assignments.touch_id from assignments)
+    {%- endif %}
 
 ),
 
 leads as (
 
     select * from {{ ref('leads') }}
+    {%- if restricted %}
+        where lead_id in {{ identity_leads() }}
+    {%- endif %}
 
 ),
 

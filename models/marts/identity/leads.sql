@@ -1,26 +1,44 @@
 {{
     config(
-        indexes=[{'columns': ['customer_id']}],
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['customer_id']}, {'columns': ['phone_e164']}],
+        pre_hook=["{{ identity_replace_scope(
+            'lead_id in ' ~ identity_leads() ~ ' or phone_e164 in ' ~ identity_people()
+        ) }}"],
         post_hook=[
-            "alter table {{ this }} add primary key (lead_id)",
-            "alter table {{ this }} add unique (legacy_lead_id)",
+            "{{ ensure_key('primary key', 'lead_id') }}",
+            "{{ ensure_key('unique', 'legacy_lead_id') }}",
         ],
     )
 }}
 
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
+-- depends_on: {{ ref('int_identity_people') }}
+
 -- One row per lead (sales opportunity): every CRM lead with its id, and every lead the intake
 -- rules opened for new records, each linked to its customer when it has a usable phone.
+-- Incremental: a run builds again the leads of the affected people and of the changed touches.
+{%- set restricted = identity_is_restricted() %}
 with
-
-touches as not materialized (
-
-    select * from {{ ref('int_touches_unioned') }}
-
-),
 
 assignments as not materialized (
 
     select * from {{ ref('int_touches_assigned') }}
+    {%- if restricted %}
+        where lead_id in {{ identity_leads() }}
+    {%- endif %}
+
+),
+
+touches as not materialized (
+
+    select * from {{ ref('int_touches_unioned') }}
+    {%- if restricted %}
+        where touch_id in (select assignments.touch_id from assignments)
+    {%- endif %}
 
 ),
 

@@ -1,0 +1,381 @@
+{{
+    config(
+        indexes=[{'columns': ['change_kind', 'change_key']}],
+        post_hook=["analyze {{ this }}"],
+    )
+}}
+
+-- depends_on: {{ ref('int_identity_batch') }}
+-- What changed since the last complete run, as keys (change_kind, change_key), with what the
+-- changed rows were before (read from the models as the last run left them):
+--   touch         every touch_id to key again: new or changed calls and Meta leads, CRM leads
+--                 created, edited or deleted (their old and new keys, their history rows), history
+--                 rows added or removed, and every CRM lead claiming one of those external ids;
+--   crm_lead      the leads_master ids int_touches_unioned reads again;
+--   crm_customer  the customers created, edited or deleted, and all others with their phones;
+--   person        the phones (E.164) those touches and customers had before;
+--   lead          the leads those touches were in before.
+-- Empty when the run rebuilds everything.
+{%- set everything = identity_rebuilds_everything() %}
+{%- set prior_touches = prior_relation('int_touches_unioned') %}
+{%- set prior_assigned = prior_relation('int_touches_assigned') %}
+{%- set prior_lead_touches = prior_relation('lead_touches') %}
+{%- set prior_customers = prior_relation('int_crm_customers_normalized') %}
+{%- set prior_customer_mart = prior_relation('customers') %}
+{%- if everything %}
+
+    select
+        cast(null as text) as change_kind,
+        cast(null as text) as change_key
+    where false
+
+{%- else %}
+with
+
+batch as (
+
+    select * from {{ ref('int_identity_batch') }}
+
+),
+
+knowlarity_calls as (
+
+    select * from {{ ref('stg_knowlarity__calls') }}
+
+),
+
+meta_leads as (
+
+    select * from {{ ref('stg_meta_lead_ads__leads') }}
+
+),
+
+crm_leads as not materialized (
+
+    select * from {{ ref('stg_crm__leads_master') }}
+
+),
+
+crm_sources as not materialized (
+
+    select * from {{ ref('stg_crm__sources') }}
+
+),
+
+crm_history as not materialized (
+
+    select * from {{ ref('stg_crm__lead_sources_history') }}
+
+),
+
+crm_customers as not materialized (
+
+    select * from {{ ref('stg_crm__customers') }}
+
+),
+
+phone_numbers as not materialized (
+
+    select * from {{ ref('int_phone_numbers') }}
+
+),
+
+prior_touches as not materialized (
+
+    select * from {{ prior_touches }}
+
+),
+
+prior_assigned as not materialized (
+
+    select * from {{ prior_assigned }}
+
+),
+
+prior_lead_touches as not materialized (
+
+    select * from {{ prior_lead_touches }}
+
+),
+
+prior_customers as not materialized (
+
+    select * from {{ prior_customers }}
+
+),
+
+prior_customer_mart as not materialized (
+
+    {%- if prior_customer_mart is none %}
+        select cast(null as bigint) as customer_id, cast(null as text) as phone_e164 where false
+    {%- else %}
+        select customer_id, phone_e164 from {{ prior_customer_mart }}
+    {%- endif %}
+
+),
+
+history_keys as not materialized (
+
+    select
+        crm_history.lead_id,
+        crm_history.received_at,
+        {{ touch_key("coalesce(crm_sources.channel, 'crm')", 'crm_history.external_id') }}
+            as touch_id
+    from crm_history
+    left join crm_sources
+        on crm_history.source_id = crm_sources.source_id
+    where
+        not coalesce(crm_history.is_primary, false)
+        and crm_history.external_id is not null
+
+),
+
+changed_records as (
+
+    select {{ touch_key("'knowlarity'", 'call_uuid') }} as touch_id
+    from knowlarity_calls
+    where last_landed_at >= (select calls_landed_since from batch)
+    union
+    select {{ touch_key("'meta'", 'lead_id') }} as touch_id
+    from meta_leads
+    where last_landed_at >= (select meta_landed_since from batch)
+
+),
+
+changed_crm_leads as (
+
+    select lead_id
+    from crm_leads
+    where
+        created_at >= (select crm_leads_changed_since from batch)
+        or updated_at >= (select crm_leads_changed_since from batch)
+    union
+    select prior_touches.legacy_lead_id
+    from prior_touches
+    where
+        (select crm_leads_may_be_deleted from batch)
+        and prior_touches.touch_origin = 'crm_lead'
+        and not exists (
+            select from crm_leads
+            where crm_leads.lead_id = prior_touches.legacy_lead_id
+        )
+
+),
+
+-- the keys the changed CRM leads (and the history rows filed under them) have now and had
+changed_crm_lead_keys as (
+
+    select {{ touch_key("coalesce(crm_sources.channel, 'crm')", 'crm_leads.external_lead_id') }}
+        as touch_id
+    from crm_leads
+    left join crm_sources
+        on crm_leads.source_id = crm_sources.source_id
+    where
+        crm_leads.external_lead_id is not null
+        and crm_leads.lead_id in (select changed_crm_leads.lead_id from changed_crm_leads)
+    union
+    select {{ touch_key("'crm-lead'", 'cast(changed_crm_leads.lead_id as text)') }}
+    from changed_crm_leads
+    union
+    select prior_touches.touch_id
+    from prior_touches
+    where prior_touches.legacy_lead_id in (select changed_crm_leads.lead_id from changed_crm_leads)
+    union
+    select history_keys.touch_id
+    from history_keys
+    where history_keys.lead_id in (select changed_crm_leads.lead_id from changed_crm_leads)
+
+),
+
+changed_history as (
+
+    select touch_id
+    from history_keys
+    where received_at >= (select crm_history_received_since from batch)
+    union
+    -- rows added (publish files case C at the record's own time) or removed
+    select history_keys.touch_id
+    from history_keys
+    where
+        (select crm_history_changed from batch)
+        and not exists (
+            select from prior_touches
+            where
+                prior_touches.touch_id = history_keys.touch_id
+                and prior_touches.touch_origin = 'crm_history'
+        )
+    union
+    select prior_touches.touch_id
+    from prior_touches
+    where
+        (select crm_history_changed from batch)
+        and prior_touches.touch_origin = 'crm_history'
+        and not exists (
+            select from history_keys
+            where
+                history_keys.touch_id = prior_touches.touch_id
+                and history_keys.lead_id = prior_touches.legacy_lead_id
+        )
+
+),
+
+direct_keys as (
+
+    select touch_id from changed_records
+    union
+    select touch_id from changed_crm_lead_keys
+    union
+    select touch_id from changed_history
+
+),
+
+-- which CRM row holds an external id can change: every row claiming one is keyed again
+claiming_leads as (
+
+    select crm_leads.lead_id
+    from crm_leads
+    left join crm_sources
+        on crm_leads.source_id = crm_sources.source_id
+    where
+        crm_leads.external_lead_id in (
+            select substr(direct_keys.touch_id, strpos(direct_keys.touch_id, ':') + 1)
+            from direct_keys
+        )
+        and {{ touch_key("coalesce(crm_sources.channel, 'crm')", 'crm_leads.external_lead_id') }}
+        in (select direct_keys.touch_id from direct_keys)
+
+),
+
+touch_keys as (
+
+    select touch_id from direct_keys
+    union
+    select {{ touch_key("'crm-lead'", 'cast(claiming_leads.lead_id as text)') }}
+    from claiming_leads
+    union
+    select prior_touches.touch_id
+    from prior_touches
+    where
+        prior_touches.touch_origin = 'crm_lead'
+        and prior_touches.legacy_lead_id in (select claiming_leads.lead_id from claiming_leads)
+
+),
+
+crm_lead_scope as (
+
+    select lead_id from changed_crm_leads
+    union
+    select lead_id from claiming_leads
+
+),
+
+changed_customers as (
+
+    select customer_id
+    from crm_customers
+    where
+        created_at >= (select crm_customers_changed_since from batch)
+        or updated_at >= (select crm_customers_changed_since from batch)
+    union
+    select prior_customers.customer_id
+    from prior_customers
+    where
+        (select crm_customers_may_be_deleted from batch)
+        and not exists (
+            select from crm_customers
+            where crm_customers.customer_id = prior_customers.customer_id
+        )
+
+),
+
+-- the E.164 the changed customers had and have: every customer of those people is read again
+customer_phones as (
+
+    select prior_customers.phone_e164
+    from prior_customers
+    where
+        prior_customers.phone_e164 is not null
+        and prior_customers.customer_id in (select changed_customers.customer_id from changed_customers)
+    union
+    select {{ person_e164('phone_numbers') }}
+    from crm_customers
+    inner join phone_numbers
+        on coalesce(crm_customers.phone_number_raw, '') = phone_numbers.phone_raw
+    where
+        phone_numbers.is_usable
+        and crm_customers.customer_id in (select changed_customers.customer_id from changed_customers)
+
+),
+
+customer_scope as (
+
+    select customer_id from changed_customers
+    union
+    select prior_customers.customer_id
+    from prior_customers
+    where prior_customers.phone_e164 in (select customer_phones.phone_e164 from customer_phones)
+
+),
+
+-- before: the people of the changed touches (the first and the last model that records them,
+-- so a run that failed half way leaves no person behind)
+prior_people as (
+
+    select phone_e164 from customer_phones
+    union
+    select prior_customer_mart.phone_e164
+    from prior_customer_mart
+    where prior_customer_mart.customer_id in (
+        select changed_customers.customer_id from changed_customers
+    )
+    union
+    select prior_touches.phone_e164
+    from prior_touches
+    where
+        prior_touches.phone_e164 is not null
+        and prior_touches.touch_origin in ('crm_lead', 'intake')
+        and prior_touches.touch_id in (select touch_keys.touch_id from touch_keys)
+    union
+    select prior_assigned.person_e164
+    from prior_assigned
+    where
+        prior_assigned.person_e164 is not null
+        and prior_assigned.touch_id in (select touch_keys.touch_id from touch_keys)
+    union
+    select prior_lead_touches.phone_e164
+    from prior_lead_touches
+    where
+        prior_lead_touches.phone_e164 is not null
+        and prior_lead_touches.touch_origin in ('crm_lead', 'intake')
+        and prior_lead_touches.touch_id in (select touch_keys.touch_id from touch_keys)
+
+),
+
+prior_leads as (
+
+    select prior_assigned.lead_id
+    from prior_assigned
+    where prior_assigned.touch_id in (select touch_keys.touch_id from touch_keys)
+    union
+    select prior_lead_touches.lead_id
+    from prior_lead_touches
+    where prior_lead_touches.touch_id in (select touch_keys.touch_id from touch_keys)
+
+),
+
+changes as (
+
+    select 'touch' as change_kind, touch_id as change_key from touch_keys
+    union all
+    select 'crm_lead', cast(lead_id as text) from crm_lead_scope
+    union all
+    select 'crm_customer', cast(customer_id as text) from customer_scope
+    union all
+    select 'person', phone_e164 from prior_people
+    union all
+    select 'lead', lead_id from prior_leads
+
+)
+
+select * from changes
+{%- endif %}
