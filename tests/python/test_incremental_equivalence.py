@@ -202,8 +202,9 @@ def test_each_incremental_step_equals_a_full_refresh(steps: Steps, tmp_path: Pat
             and touch.touch_type <> 'new_lead'
         order by touch.touch_id limit 1""")
     third = steps.build_and_compare()
-    # the people of this step and of the last one (its CRM edits are inside the look-back)
-    assert not third["everything"] and 0 < third["people"] <= 16 < third["customers"]
+    # part of the people: this step's, and those of the records inside each source's look-back
+    # (the samples' Meta leads all landed within seconds of the last one)
+    assert not third["everything"] and 0 < third["people"] < third["customers"]
     assert query(steps.url, "select lead_id from analytics.lead_touches"
                             " where touch_id = 'knowlarity:lost-0001'") == [("knowlarity:lost-0001",)]
     assert query(steps.url, "select count(*) from analytics.leads where legacy_lead_id = %s",

@@ -199,10 +199,17 @@ changed_history as (
     where
         (select crm_history_changed from batch)
         and not exists (
+            -- already this history touch, or the CRM's own lead (which keeps the key)
             select from prior_touches
             where
                 prior_touches.touch_id = history_keys.touch_id
-                and prior_touches.touch_origin = 'crm_history'
+                and (
+                    prior_touches.touch_origin = 'crm_lead'
+                    or (
+                        prior_touches.touch_origin = 'crm_history'
+                        and prior_touches.legacy_lead_id = history_keys.lead_id
+                    )
+                )
         )
     union
     select prior_touches.touch_id
