@@ -23,7 +23,9 @@ def dbt(ctx: click.Context, dbt_args: tuple[str, ...]) -> None:
 
     settings = settings_of(ctx)
     url = prepare(settings)
-    sys.exit(run_dbt(settings, url, list(dbt_args)).returncode)
+    # dbt's output goes through our stdout (line by line, as it runs), so whoever captures
+    # leadlink's output (a test runner, a scheduler's log) gets dbt's too
+    sys.exit(run_dbt(settings, url, list(dbt_args), stream=sys.stdout).returncode)
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
