@@ -142,7 +142,8 @@ previous as (
     {%- if ns.complete %}
         select * from {{ checkpoint }}
     {%- else %}
-        select * from current_state where false
+        select * from current_state
+        where false
     {%- endif %}
 
 ),
