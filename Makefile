@@ -27,8 +27,10 @@ lint-python: install
 	$(BIN)/ruff check leadlink loaders tests benchmarks scripts
 	$(BIN)/lint-imports
 
+## Two workers (the machine's 2 cores; most of a test's time is dbt and PostgreSQL in other
+## processes); a file stays on one worker so its module fixtures are built once.
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 dbt-test: install
 	LEADLINK_DATABASE_NAME=leadlink_ci $(LEADLINK) demo --fresh --quiet
