@@ -8,13 +8,15 @@ added without a long lock and only when the data allows them.
   PostgreSQL proves from the validated check without scanning (the ACCESS EXCLUSIVE lock lasts
   milliseconds), then the check is dropped.
 
-The facts both depend on (leads on a missing customer, leads without one) are counted by one file,
-`sql/constraint_violations.sql`, for the live tables here and for the predicted state in the plan.
+The facts both depend on (leads on a missing customer, leads without one) are defined once, by the
+dbt macro `lead_customer_violations` (macros/readiness/), which the model `readiness_checks` uses
+too: rendered here for the live tables and for the state the plan predicts.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import psycopg2.extensions
 from psycopg2 import sql
@@ -27,6 +29,7 @@ FK_NAME = "leads_master_customer_id_fkey"
 # not `<table>_<column>_not_null`: PostgreSQL 18 names its own NOT NULL constraints that way
 CHECK_NAME = "leads_master_customer_id_present"
 NOT_NULL = "customer_id not null"
+VIOLATIONS_MACRO = Path("macros", "readiness", "lead_customer_violations.sql")
 
 
 @dataclass
@@ -60,18 +63,26 @@ def read_state(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> Con
     return ConstraintState(fk_name, bool(fk_validated), check_validated, bool(not_null))
 
 
-def count_violations(cursor: psycopg2.extensions.cursor, lead_customers: sql.Composable,
-                     customer_ids: sql.Composable, params: dict | None = None) -> tuple[int, int]:
+def violations_statement(target: PublishTarget, lead_customers: sql.Composable,
+                         customer_ids: sql.Composable) -> sql.Composed:
+    """The macro's query over `lead_customers` (rows with a customer_id) and `customer_ids` (rows
+    with the ids that exist, an id column)."""
+    return queries.macro_statement(target.project_dir / VIOLATIONS_MACRO, "lead_customer_violations",
+                                   lead_customers=lead_customers, customer_ids=customer_ids)
+
+
+def count_violations(target: PublishTarget, cursor: psycopg2.extensions.cursor,
+                     lead_customers: sql.Composable, customer_ids: sql.Composable,
+                     params: dict | None = None) -> tuple[int, int]:
     """(leads pointing at a missing customer, leads without customer_id) over the given rows."""
-    cursor.execute(queries.statement("constraint_violations", {},
-                                     lead_customers=lead_customers, customer_ids=customer_ids),
-                   params)
+    cursor.execute(violations_statement(target, lead_customers, customer_ids), params)
     missing, nulls = cursor.fetchone()
     return int(missing), int(nulls)
 
 
 def live_violations(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> tuple[int, int]:
-    return count_violations(cursor, target.crm_table("leads_master"), target.crm_table("customers"))
+    return count_violations(target, cursor, target.crm_table("leads_master"),
+                            target.crm_table("customers"))
 
 
 def _record(cursor: psycopg2.extensions.cursor, batch_id: int, kind: str, name: str) -> None:

@@ -20,7 +20,7 @@ def _predict_constraints(target: PublishTarget, cursor: psycopg2.extensions.curs
     if not state.complete:
         parts = {**target.schemas(), **workspace.parts()}
         missing, nulls = constraints.count_violations(
-            cursor, queries.fragment("plan_final_leads", parts),
+            target, cursor, queries.fragment("plan_final_leads", parts),
             queries.fragment("plan_final_customers", parts),
             {"archiving": options.archive_unlinkable})
     planned: list[dict] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2.extensions
 from psycopg2 import sql
@@ -27,6 +28,7 @@ class PublishTarget:
     crm_schema: str
     analytics_schema: str
     raw_schema: str
+    project_dir: Path  # the dbt project: publish renders the macros it shares with the models
     function_schema: str = "leadlink"
     batch_size: int = DEFAULT_BATCH_SIZE
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
@@ -47,6 +49,7 @@ class PublishTarget:
             crm_schema=settings.crm_schema,
             analytics_schema=settings.analytics_schema,
             raw_schema=settings.raw_schema,
+            project_dir=settings.project_dir,
             function_schema=getattr(settings, "function_schema", "leadlink"),
             batch_size=settings.publish.batch_size,
             lock_timeout_ms=settings.publish.lock_timeout_ms,

@@ -4,13 +4,14 @@
 -- rebuilds just this model to re-check the live CRM tables (after `leadlink publish`, say).
 with
 
-crm_leads as (
+-- read twice (the facts below and the constraint violations): views, not worth materialising
+crm_leads as not materialized (
 
     select * from {{ ref('stg_crm__leads_master') }}
 
 ),
 
-crm_customers as (
+crm_customers as not materialized (
 
     select * from {{ ref('stg_crm__customers') }}
 
@@ -40,14 +41,27 @@ customer_id_changes as (
 
 ),
 
--- one pass over leads_master: every fact the checks count
+crm_customer_ids as (
+
+    select customer_id as id from crm_customers
+
+),
+
+-- leads on a customer that does not exist, leads without one: defined once (the macro), and
+-- publish counts the same on the live tables and on the state its plan predicts
+customer_id_violations as (
+
+    {{ lead_customer_violations('crm_leads', 'crm_customer_ids') }}
+
+),
+
+-- one pass over leads_master: every other fact the checks count
 lead_facts as (
 
     select
         crm_leads.customer_id,
         leads.lead_id is not null as is_built,
         leads.customer_id as expected_customer_id,
-        crm_customers.customer_id is not null as customer_exists,
         customer_merges.merged_customer_id is not null as is_on_merged_customer,
         coalesce(lead_phone.is_test_number, false)
         or coalesce(customer_phone.is_test_number, false) as is_on_test_number
@@ -68,9 +82,12 @@ lead_facts as (
 counts as (
 
     select
-        count(*) filter (where customer_id is null) as without_customer_id,
-        count(*) filter (where customer_id is not null and not customer_exists)
-            as with_unknown_customer_id,
+        (
+            select customer_id_violations.without_customer from customer_id_violations
+        ) as without_customer_id,
+        (
+            select customer_id_violations.missing_customer from customer_id_violations
+        ) as with_unknown_customer_id,
         count(*) filter (where expected_customer_id is not null and customer_id is null)
             as linkable_without_customer_id,
         (select count(*) from customer_id_changes) as with_customer_id_to_change,
