@@ -67,7 +67,7 @@ def test_publish_counts_with_the_readiness_macro(tmp_path: Path):
                                   "lead_customers", "customer_ids")
     assert statement == sql.SQL(rendered).format(lead_customers=sql.Identifier("crm", "leads_master"),
                                                  customer_ids=sql.Identifier("crm", "customers"))
-    assert "{customer_ids} as known_customers" in rendered and "from {lead_customers}" in rendered
+    assert "from {customer_ids} as known_customers" in rendered and "from {lead_customers}" in rendered
     assert "lead_customer_violations(" in (
         PROJECT_DIR / "models" / "marts" / "readiness" / "readiness_checks.sql").read_text()
 
