@@ -124,3 +124,18 @@ def test_a_customer_the_app_created_in_another_writing_is_used(crm):
                            " on leads.external_lead_id = lm.external_lead_id"
                            " where leads.customer_id = %s", (customer_id,))
     assert published == [(app_id,)]
+
+
+def test_undo_as_a_role_without_delete_is_stopped_before_writing(crm, role):
+    applied = json.loads(crm["run"]("publish", "--apply", "--json").stdout)
+    as_owner(crm["url"], f"grant insert, update on {TABLES} to {role}")
+    before = dump(crm["url"])
+    result = crm["run"]("publish", "--undo", str(applied["batch_id"]), extra=crm_as(crm, role))
+    assert result.exit_code == 1, result.output
+    assert "lacks what this undo needs; nothing was written" in result.output
+    assert "DELETE on crm.customers (undo:" in result.output
+    assert dump(crm["url"]) == before
+    assert query(crm["url"], "select status from leadlink_publish.batches") == [("applied",)]
+    # the owner can still undo it
+    assert crm["run"]("publish", "--undo", str(applied["batch_id"])).exit_code == 0
+    assert query(crm["url"], "select status from leadlink_publish.batches") == [("undone",)]

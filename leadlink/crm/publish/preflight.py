@@ -63,6 +63,18 @@ def needs_for_plan(plan: dict) -> list[Need]:
     return needs
 
 
+# What undoing a change needs: an insert is undone by a delete, a delete by an insert, an update by
+# an update; reading and DDL need what they needed to apply.
+UNDO_COMMAND = {"insert": "delete", "delete": "insert", "update": "update", "select": "select",
+                "own": "own", "references": "references"}
+
+
+def needs_for_undo(plan: dict) -> list[Need]:
+    """The rights an undo of a batch applied with `plan` uses (sequences are not drawn from)."""
+    return [Need(need.table, UNDO_COMMAND[need.command], f"undo: {need.why}")
+            for need in needs_for_plan(plan) if need.command in UNDO_COMMAND]
+
+
 def check_schema(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> None:
     """leadlink_publish (audit and scratch tables) and the CRM schema are usable by this role."""
     cursor.execute(queries.text("preflight_schema"), {
@@ -87,7 +99,8 @@ def check_schema(target: PublishTarget, cursor: psycopg2.extensions.cursor) -> N
         raise PreflightError(_message(role, problems))
 
 
-def check_plan(target: PublishTarget, cursor: psycopg2.extensions.cursor, plan: dict) -> None:
+def check_plan(target: PublishTarget, cursor: psycopg2.extensions.cursor, plan: dict,
+               *, undo: bool = False) -> None:
     cursor.execute(queries.text("preflight_tables"),
                    {"crm_schema": target.crm_schema, "tables": list(CRM_TABLES)})
     names = [column.name for column in cursor.description]
@@ -95,12 +108,12 @@ def check_plan(target: PublishTarget, cursor: psycopg2.extensions.cursor, plan: 
     cursor.execute("select current_user")
     role = cursor.fetchone()[0]
     problems: list[str] = []
-    for need in needs_for_plan(plan):
+    for need in (needs_for_undo(plan) if undo else needs_for_plan(plan)):
         problem = _missing(target, facts[need.table], need, role)
         if problem and problem not in problems:
             problems.append(problem)
     if problems:
-        raise PreflightError(_message(role, problems))
+        raise PreflightError(_message(role, problems, "undo" if undo else "publish"))
 
 
 def _missing(target: PublishTarget, fact: dict, need: Need, role: str) -> str | None:
@@ -132,6 +145,6 @@ def _missing(target: PublishTarget, fact: dict, need: Need, role: str) -> str | 
     return None
 
 
-def _message(role: str, problems: list[str]) -> str:
-    return (f"publish preflight: role {role} lacks what this publish needs; nothing was written:\n"
+def _message(role: str, problems: list[str], action: str = "publish") -> str:
+    return (f"publish preflight: role {role} lacks what this {action} needs; nothing was written:\n"
             + "\n".join(f"  - {problem}" for problem in problems))

@@ -20,7 +20,7 @@ from typing import TypeVar
 import psycopg2.extensions
 from psycopg2 import sql
 
-from leadlink.crm.publish import ledger, queries, work
+from leadlink.crm.publish import ledger, preflight, queries, work
 from leadlink.crm.publish.batches import Figures, in_transaction, run_ranges
 from leadlink.crm.publish.steps import MERGED_COLUMN
 from leadlink.crm.publish.target import PUBLISH_SCHEMA, PublishTarget
@@ -91,12 +91,16 @@ def _column_lists(names: list[str]) -> dict[str, sql.Composable]:
 def check_undoable(undo: Undo) -> None:
     """The batch exists, is not undone, and no later batch with changes is still applied."""
     def read(cursor: psycopg2.extensions.cursor) -> tuple[str | None, int | None]:
-        cursor.execute(sql.SQL("select status from {}.batches where batch_id = %s").format(
+        cursor.execute(sql.SQL("select status, plan from {}.batches where batch_id = %s").format(
             sql.Identifier(PUBLISH_SCHEMA)), (undo.batch_id,))
         row = cursor.fetchone()
         cursor.execute(queries.statement("later_batch", undo.parts),
                        {"batch_id": undo.batch_id, "crm_schema": undo.target.crm_schema})
-        return (row[0] if row else None), cursor.fetchone()[0]
+        later = cursor.fetchone()[0]
+        if row and row[1] and row[0] in UNDOABLE and later is None:
+            # before anything is written, and before the batch is marked undoing
+            preflight.check_plan(undo.target, cursor, row[1], undo=True)
+        return (row[0] if row else None), later
 
     status, later = undo.read(read)
     if status is None:
