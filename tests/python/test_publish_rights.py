@@ -139,3 +139,26 @@ def test_undo_as_a_role_without_delete_is_stopped_before_writing(crm, role):
     # the owner can still undo it
     assert crm["run"]("publish", "--undo", str(applied["batch_id"])).exit_code == 0
     assert query(crm["url"], "select status from leadlink_publish.batches") == [("undone",)]
+
+
+def test_undo_under_an_rls_policy_that_filters_the_restore_is_a_shortfall(crm, role):
+    applied = json.loads(crm["run"]("publish", "--apply", "--json").stdout)
+    as_owner(crm["url"], f"grant insert, update, delete on {TABLES} to {role}",
+             f"alter table crm.leads_master owner to {role}",
+             f"alter table crm.customers owner to {role}",
+             "alter table crm.leads_master enable row level security",
+             "alter table crm.leads_master force row level security",
+             f"create policy leads_read on crm.leads_master for select to {role} using (true)",
+             f"create policy leads_insert on crm.leads_master for insert to {role}"
+             " with check (true)",
+             f"create policy leads_delete on crm.leads_master for delete to {role} using (true)",
+             f"create policy leads_write on crm.leads_master for update to {role}"
+             " using (id % 2 = 0)")
+    result = crm["run"]("publish", "--undo", str(applied["batch_id"]), extra=crm_as(crm, role))
+    assert result.exit_code == 1, result.output
+    assert "selected for the restore but not written" in result.output
+    assert query(crm["url"], "select status from leadlink_publish.batches") == [("undo_failed",)]
+    # resumable: the owner's undo (RLS does not apply to the superuser) finishes it
+    undone = crm["run"]("publish", "--undo", str(applied["batch_id"]))
+    assert undone.exit_code == 0, undone.output
+    assert query(crm["url"], "select status from leadlink_publish.batches") == [("undone",)]

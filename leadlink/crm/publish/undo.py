@@ -227,6 +227,18 @@ def count_kept(undo: Undo) -> None:
                         "inserted leads still referenced": int(inserted_kept)}
 
 
+def check_shortfall(undo: Undo) -> None:
+    """A restore that still holds the batch's value was filtered, not kept: an error."""
+    missing = undo.read(lambda cursor: (cursor.execute(
+        queries.statement("undo_shortfall", undo.parts), {"batch_id": undo.batch_id}),
+        cursor.fetchone()[0])[1])
+    if missing:
+        raise UndoError(f"undo of batch {undo.batch_id}: {missing} leads_master.customer_id"
+                        " value(s) selected for the restore but not written (a row-level security"
+                        " policy or trigger filtered them); the batch is undo_failed: run the undo"
+                        " again as the tables' owner or a BYPASSRLS role")
+
+
 def undo_batch(undo: Undo) -> UndoResult:
     check_undoable(undo)
     ledger.set_status(undo.conn, undo.batch_id, "undoing")
@@ -238,6 +250,7 @@ def undo_batch(undo: Undo) -> UndoResult:
         undo_lead_customers(undo)
         undo_customers(undo)
         undo_merged_column(undo)
+        check_shortfall(undo)
         count_kept(undo)
     except BaseException as error:
         undo.conn.rollback()
