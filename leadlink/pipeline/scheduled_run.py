@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -152,6 +153,8 @@ def build(settings: Settings, url: str, run_dbt: Callable[..., Any], options: Ru
 def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions,
               publish: Callable[..., dict[str, Any]] = publish_changes) -> dict[str, Any]:
     """Loads, the leadgen queue, dbt build, and with `options.publish` the publish: one cycle."""
+    timings: dict[str, float] = {}
+    phase_started = time.monotonic()
     outcomes: list[SourceOutcome] = []
     for source in SOURCE_ENV:
         missing = configured(settings, source)
@@ -164,10 +167,15 @@ def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options
             log.error("%s: %s", source, outcome.message)
         outcomes.append(outcome)
     codes = [outcome.exit_code for outcome in outcomes]
+    timings["loads"] = round(time.monotonic() - phase_started, 2)
+    phase_started = time.monotonic()
     queues = drain_queues(settings, url)
+    timings["webhook_queue"] = round(time.monotonic() - phase_started, 2)
     dbt_status, dbt_code = "skipped", EXIT_OK
     if not options.skip_dbt:
+        phase_started = time.monotonic()
         dbt_status, dbt_code = build(settings, url, run_dbt, options)
+        timings["dbt_build"] = round(time.monotonic() - phase_started, 2)
         codes.append(dbt_code)
     published: dict[str, Any] | None = None
     if options.publish:
@@ -175,7 +183,9 @@ def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options
             # marts that failed to build (or are being rebuilt by another run) are not published
             published = {"status": "skipped", "message": f"dbt build {dbt_status}"}
         else:
+            phase_started = time.monotonic()
             published = publish(settings, url, options.wait)
+            timings["publish"] = round(time.monotonic() - phase_started, 2)
             codes.append(published.pop("exit_code"))
     loaded = [outcome for outcome in outcomes if outcome.status != "skipped"]
     webhooks = settings.webhooks_configured
@@ -190,6 +200,7 @@ def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options
         "webhook_queue": queues,
         "dbt_build": dbt_status,
         "publish": published,
+        "phase_seconds": timings,
     }
 
 
@@ -246,7 +257,10 @@ def summary_line(summary: dict[str, Any], command: str = "leadlink run") -> str:
     if summary.get("publish"):
         parts.append(publish_text(summary["publish"]))
     if "seconds" in summary:
-        parts.append(f"{summary['seconds']}s")
+        phases = summary.get("phase_seconds") or {}
+        spent = ", ".join(f"{name.replace('_', ' ')} {phases[name]}s"
+                          for name in ("dbt_build", "publish") if name in phases)
+        parts.append(f"{summary['seconds']}s" + (f" ({spent})" if spent else ""))
     return "; ".join(parts)
 
 
