@@ -50,6 +50,7 @@ IST = timezone(timedelta(hours=5, minutes=30))
 sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psycopg2  # noqa: E402
+from webhook_load_test import wait_healthy  # noqa: E402  (this folder is on sys.path)
 
 from leadlink.runtime.ports import free_port  # noqa: E402
 
@@ -228,18 +229,6 @@ def cycles(args: argparse.Namespace) -> None:
 
 
 # --- freshness -----------------------------------------------------------------------------------
-def wait_healthy(base: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("leadlink serve did not become healthy")
-
-
 def send_calls(base: str, calls: list[Call], rate: float) -> None:
     headers = {"X-Leadlink-Token": TOKEN, "Content-Type": "application/json"}
     started = time.monotonic()

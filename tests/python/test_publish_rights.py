@@ -25,6 +25,21 @@ def as_owner(url: str, *statements: str) -> None:
     conn.close()
 
 
+def own_tables_under_forced_rls(url: str, role: str, *extra: str) -> None:
+    """`role` owns the CRM tables (so it may add constraints) but RLS is forced on it, and its
+    update policy on leads_master silently skips every other lead."""
+    as_owner(url, f"grant insert, update, delete on {TABLES} to {role}", *extra,
+             f"alter table crm.leads_master owner to {role}",
+             f"alter table crm.customers owner to {role}",
+             "alter table crm.leads_master enable row level security",
+             "alter table crm.leads_master force row level security",
+             f"create policy leads_read on crm.leads_master for select to {role} using (true)",
+             f"create policy leads_insert on crm.leads_master for insert to {role}"
+             " with check (true)",
+             f"create policy leads_write on crm.leads_master for update to {role}"
+             " using (id % 2 = 0)")
+
+
 @pytest.fixture
 def role(crm) -> Iterator[str]:
     """A login role that may use leadlink_publish (its audit and scratch tables) and read the CRM;
@@ -75,19 +90,7 @@ def test_rls_without_an_update_policy_is_stopped_before_writing(crm, role):
 
 
 def test_an_rls_policy_that_filters_the_update_is_a_shortfall(crm, role):
-    # the role owns the tables (so it may add the constraints) but RLS is forced on it, and its
-    # update policy silently skips every other lead
-    as_owner(crm["url"], f"grant insert, update, delete on {TABLES} to {role}",
-             f"grant usage on all sequences in schema crm to {role}",
-             f"alter table crm.leads_master owner to {role}",
-             f"alter table crm.customers owner to {role}",
-             "alter table crm.leads_master enable row level security",
-             "alter table crm.leads_master force row level security",
-             f"create policy leads_read on crm.leads_master for select to {role} using (true)",
-             f"create policy leads_insert on crm.leads_master for insert to {role}"
-             " with check (true)",
-             f"create policy leads_write on crm.leads_master for update to {role}"
-             " using (id % 2 = 0)")
+    own_tables_under_forced_rls(crm["url"], role, f"grant usage on all sequences in schema crm to {role}")
     result = crm["run"]("publish", "--apply", "--json", extra=crm_as(crm, role))
     assert result.exit_code == 1, result.output
     assert "2.leads.link" in result.output and "not written" in result.output
@@ -143,17 +146,8 @@ def test_undo_as_a_role_without_delete_is_stopped_before_writing(crm, role):
 
 def test_undo_under_an_rls_policy_that_filters_the_restore_is_a_shortfall(crm, role):
     applied = json.loads(crm["run"]("publish", "--apply", "--json").stdout)
-    as_owner(crm["url"], f"grant insert, update, delete on {TABLES} to {role}",
-             f"alter table crm.leads_master owner to {role}",
-             f"alter table crm.customers owner to {role}",
-             "alter table crm.leads_master enable row level security",
-             "alter table crm.leads_master force row level security",
-             f"create policy leads_read on crm.leads_master for select to {role} using (true)",
-             f"create policy leads_insert on crm.leads_master for insert to {role}"
-             " with check (true)",
-             f"create policy leads_delete on crm.leads_master for delete to {role} using (true)",
-             f"create policy leads_write on crm.leads_master for update to {role}"
-             " using (id % 2 = 0)")
+    own_tables_under_forced_rls(crm["url"], role, f"create policy leads_delete on crm.leads_master"
+                                f" for delete to {role} using (true)")
     result = crm["run"]("publish", "--undo", str(applied["batch_id"]), extra=crm_as(crm, role))
     assert result.exit_code == 1, result.output
     assert "selected for the restore but not written" in result.output
