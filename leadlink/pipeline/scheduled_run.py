@@ -76,6 +76,10 @@ def run_source(source: str, load: Callable[[], LoadResult]) -> SourceOutcome:
                              EXIT_CONFIG, str(error))
     except HttpError as error:
         return SourceOutcome(source, "failed", EXIT_FAILED, str(error))
+    except psycopg2.Error as error:  # the database went away mid-load: this run's failure, in one line
+        text = str(error).strip()
+        return SourceOutcome(source, "failed", EXIT_FAILED,
+                             f"database: {redact_url(text.splitlines()[0]) if text else type(error).__name__}")
     if not result.ok:
         failed = "; ".join(f"{scope}: {message}" for scope, message in result.failed_scopes.items())
         return SourceOutcome(source, "failed", EXIT_FAILED, failed, result)
