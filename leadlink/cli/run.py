@@ -27,11 +27,17 @@ from leadlink.runtime.dbt_runner import run_dbt
 @click.option("--every", type=click.FloatRange(min=1.0), metavar="SECONDS",
               help="Run the cycle forever, one every SECONDS (a service beside `leadlink serve`);"
                    " SIGTERM finishes the cycle in flight and exits 0.")
+@click.option("--always-build", is_flag=True,
+              help="Build (and publish) even when nothing is new since the last successful cycle.")
 @click.pass_context
 def run_command(ctx: click.Context, as_json: bool, wait: bool, skip_dbt: bool, publish: bool,
-                every: float | None) -> None:
+                every: float | None, always_build: bool) -> None:
     """The scheduled job: load every configured source, drain the webhook queue, `dbt build`,
     and with --publish publish the changes to the CRM.
+
+    A cycle with nothing new (no record landed, no CRM row changed, the dbt project and its
+    relations as the last successful cycle left them) skips the build and the publish; a build
+    of an unchanged project leaves out the seeds, unit tests and static tests (a "live" build).
 
     A source is configured when its env vars are set (Knowlarity: KNOWLARITY_API_KEY and
     KNOWLARITY_AUTH_TOKEN; Meta: META_PAGE_ID and META_PAGE_ACCESS_TOKEN); others are skipped
@@ -41,7 +47,8 @@ def run_command(ctx: click.Context, as_json: bool, wait: bool, skip_dbt: bool, p
     """
     settings = settings_of(ctx)
     log_format = ctx.find_root().params.get("log_format") or "text"
-    options = RunOptions(wait=wait, skip_dbt=skip_dbt, publish=publish, log_format=log_format)
+    options = RunOptions(wait=wait, skip_dbt=skip_dbt, publish=publish, always_build=always_build,
+                         log_format=log_format)
 
     def emit(summary: dict[str, Any]) -> None:
         click.echo(json.dumps(summary, sort_keys=True, default=str) if as_json else summary_line(summary))

@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg2
 
+from leadlink.pipeline import nothing_new
 from leadlink.pipeline.publish_step import publish_changes
 from leadlink.runtime.dbt_runner import DEFAULT_FORWARD
 from loaders.database import redact_url
@@ -117,6 +118,7 @@ class RunOptions:
     wait: bool = False  # queue behind a held lock instead of reporting 75
     skip_dbt: bool = False
     publish: bool = False
+    always_build: bool = False  # build (and publish) even when nothing is new since the last cycle
     log_format: str = "text"  # "json": dbt's own events as JSON lines on stderr too
     # signals that reach dbt while it runs (the --every loop keeps SIGTERM for itself)
     forward_signals: Sequence[int] = field(default=DEFAULT_FORWARD)
@@ -126,14 +128,41 @@ BUILD_LOCK = "build"
 DBT_ARGS_ENV = "LEADLINK_RUN_DBT_ARGS"  # extra `dbt build` arguments, e.g. "--exclude tag:nightly"
 
 
-def build_args(settings: Settings) -> list[str]:
-    return ["build", *settings.run_dbt_args]  # DBT_ARGS_ENV, split (and checked) by Settings
+# What a live build leaves out: nodes whose result cannot change while the project does not
+# (the seeds' tables, the unit tests, the static tests tagged `static`). A build that runs them
+# comes first whenever the project changed (see live_build_allowed); CI and full builds run all.
+LIVE_EXCLUDE = ("resource_type:seed", "resource_type:unit_test", "tag:static")
+# arguments of the user's that choose the nodes themselves: then their choice stands
+SELECTION_ARGS = ("--select", "-s", "--exclude", "--selector", "--models", "-m", "--full-refresh",
+                  "--resource-type", "--resource-types", "--exclude-resource-type",
+                  "--exclude-resource-types")
 
 
-def build(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions) -> tuple[str, int]:
+def build_args(settings: Settings, live: bool = False) -> list[str]:
+    """`dbt build` and DBT_ARGS_ENV (split and checked by Settings); with `live`, less the nodes
+    of LIVE_EXCLUDE."""
+    extra = list(settings.run_dbt_args)
+    return ["build", "--exclude", *LIVE_EXCLUDE, *extra] if live else ["build", *extra]
+
+
+def chooses_nodes(settings: Settings) -> bool:
+    """Do DBT_ARGS_ENV choose the nodes themselves? Then their choice stands, never narrowed."""
+    return any(arg.split("=")[0] in SELECTION_ARGS for arg in settings.run_dbt_args)
+
+
+def live_build_allowed(settings: Settings, now: nothing_new.Fingerprint | None,
+                       built: nothing_new.Fingerprint | None) -> bool:
+    """A live build is enough when a build of this very project passed here (`built`) and nobody
+    has rebuilt or dropped a relation since: the seeds' tables and the static results stand."""
+    return (not chooses_nodes(settings) and now is not None and built is not None
+            and (built.project, built.outputs) == (now.project, now.outputs))
+
+
+def build(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions,
+          live: bool = False) -> tuple[str, int]:
     """`dbt build` under the build lock (two builds at once collide on dbt's backup relations).
     Returns (status for the summary, exit code)."""
-    arguments = build_args(settings)
+    arguments = build_args(settings, live)
     try:
         with held(settings, url, BUILD_LOCK, options.wait,
                   "another leadlink run is building (it holds the build lock); this build is "
@@ -152,6 +181,35 @@ def build(settings: Settings, url: str, run_dbt: Callable[..., Any], options: Ru
     if completed.returncode != 0:
         return f"failed (exit {completed.returncode})", EXIT_FAILED
     return "ok", EXIT_OK
+
+
+def build_and_record(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions,
+                     before: nothing_new.Fingerprint | None,
+                     built: nothing_new.Fingerprint | None) -> tuple[str, int, str]:
+    """The build (live when allowed), with the stages' records dropped before it touches a model
+    and `built` recorded after it passed. Returns (status, exit code, "live" or "full")."""
+    live = live_build_allowed(settings, before, built)
+    try:
+        nothing_new.forget(settings, url, (nothing_new.BUILT, nothing_new.PUBLISHED))
+    except psycopg2.Error as error:
+        text = str(error).strip()
+        log.error("before the build: %s", redact_url(text.splitlines()[0]) if text else error)
+        return "failed (database unreachable before the build)", EXIT_FAILED, "full"
+    status, code = build(settings, url, run_dbt, options, live)
+    if code == EXIT_OK and before is not None:
+        remember(settings, url, nothing_new.BUILT, before)
+    return status, code, "live" if live else "full"
+
+
+def remember(settings: Settings, url: str, stage: str, before: nothing_new.Fingerprint) -> None:
+    """Record a stage that succeeded. Failing to is logged, not the cycle's failure: the next
+    cycle then builds again, which is correct, only slower."""
+    try:
+        nothing_new.record(settings, url, stage, before)
+    except psycopg2.Error as error:
+        text = str(error).strip()
+        log.warning("could not record the %s fingerprint (the next cycle builds again): %s",
+                    stage, redact_url(text.splitlines()[0]) if text else type(error).__name__)
 
 
 def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions,
@@ -176,13 +234,30 @@ def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options
     queues = drain_queues(settings, url)
     timings["webhook_queue"] = round(time.monotonic() - phase_started, 2)
     dbt_status, dbt_code = "skipped", EXIT_OK
+    published: dict[str, Any] | None = None
+    before: nothing_new.Fingerprint | None = None
+    recorded: dict[str, nothing_new.Fingerprint] = {}
+    nothing_to_do = False
+    build_scope: str | None = None  # "live": without the seeds, unit tests and static tests
     if not options.skip_dbt:
         phase_started = time.monotonic()
-        dbt_status, dbt_code = build(settings, url, run_dbt, options)
+        before, recorded = nothing_new.look(settings, url, build_args(settings))
+        stage = nothing_new.PUBLISHED if options.publish else nothing_new.BUILT
+        nothing_to_do = (not options.always_build and before is not None
+                         and recorded.get(stage) == before)
+        timings["fingerprint"] = round(time.monotonic() - phase_started, 2)
+    if nothing_to_do:
+        dbt_status = "skipped (nothing new)"
+        if options.publish:
+            published = {"status": "skipped", "message": "nothing new since the last publish",
+                         "rows": {}}
+    elif not options.skip_dbt:
+        phase_started = time.monotonic()
+        dbt_status, dbt_code, build_scope = build_and_record(settings, url, run_dbt, options, before,
+                                                                recorded.get(nothing_new.BUILT))
         timings["dbt_build"] = round(time.monotonic() - phase_started, 2)
         codes.append(dbt_code)
-    published: dict[str, Any] | None = None
-    if options.publish:
+    if options.publish and not nothing_to_do:
         if dbt_code != EXIT_OK:
             # marts that failed to build (or are being rebuilt by another run) are not published
             published = {"status": "skipped", "message": f"dbt build {dbt_status}"}
@@ -191,6 +266,8 @@ def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options
             published = publish(settings, url, options.wait)
             timings["publish"] = round(time.monotonic() - phase_started, 2)
             codes.append(published.pop("exit_code"))
+            if published["status"] == "ok" and before is not None:
+                remember(settings, url, nothing_new.PUBLISHED, before)
     loaded = [outcome for outcome in outcomes if outcome.status != "skipped"]
     webhooks = settings.webhooks_configured
     if not loaded and not webhooks:
@@ -203,6 +280,7 @@ def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options
         "skipped": [outcome.source for outcome in outcomes if outcome.status == "skipped"],
         "webhook_queue": queues,
         "dbt_build": dbt_status,
+        "build_scope": build_scope,
         "publish": published,
         "phase_seconds": timings,
     }
@@ -211,7 +289,8 @@ def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options
 def failed_summary(exit_code: int, message: str) -> dict[str, Any]:
     """The summary of a run that stopped before its cycle (configuration, database unreachable)."""
     return {"status": "failed", "exit_code": exit_code, "message": message, "sources": [],
-            "skipped": [], "webhook_queue": None, "dbt_build": "skipped", "publish": None}
+            "skipped": [], "webhook_queue": None, "dbt_build": "skipped", "build_scope": None,
+            "publish": None}
 
 
 def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Callable[..., Any],
@@ -257,13 +336,14 @@ def summary_line(summary: dict[str, Any], command: str = "leadlink run") -> str:
     if summary["webhook_queue"]:
         parts.append("webhook queue " + ", ".join(f"{k} {v}" for k, v in
                                                    summary["webhook_queue"].items()))
-    parts.append(f"dbt build {summary['dbt_build']}")
+    scope = " (live)" if summary.get("build_scope") == "live" else ""
+    parts.append(f"dbt build {summary['dbt_build']}{scope}")
     if summary.get("publish"):
         parts.append(publish_text(summary["publish"]))
     if "seconds" in summary:
         phases = summary.get("phase_seconds") or {}
         spent = ", ".join(f"{name.replace('_', ' ')} {phases[name]}s"
-                          for name in ("dbt_build", "publish") if name in phases)
+                          for name in ("fingerprint", "dbt_build", "publish") if name in phases)
         parts.append(f"{summary['seconds']}s" + (f" ({spent})" if spent else ""))
     return "; ".join(parts)
 

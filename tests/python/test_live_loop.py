@@ -88,6 +88,7 @@ def summaries(output: str) -> list[dict]:
 
 
 def test_run_publish_reports_the_publish_and_a_second_run_publishes_nothing_twice(workspace):
+    """...and a cycle with nothing new skips its build and publish; --always-build does not."""
     url = workspace.fresh()
     calls = fresh_calls(6, "once")
     with FakeKnowlarity(calls) as fake:
@@ -99,10 +100,35 @@ def test_run_publish_reports_the_publish_and_a_second_run_publishes_nothing_twic
         assert summary["publish"]["status"] == "ok" and summary["publish"]["batch_id"]
         assert summary["publish"]["rows"]["3.leads.insert_new"] >= 6
         assert_each_exactly_once(url, [call["uuid"] for call in calls])
+        # publish wrote to the CRM: what dbt reads changed, so this cycle builds again
         again = spawn(env, "run", "--publish")
         out, err = again.communicate(timeout=600)
-    assert again.returncode == 0, err[-3000:]
-    assert "publish ok" in out and "dbt build ok" in out
+        assert again.returncode == 0, err[-3000:]
+        assert "publish ok" in out and "dbt build ok" in out
+        assert_each_exactly_once(url, [call["uuid"] for call in calls])
+
+        def cycle(*flags: str) -> dict:
+            process = spawn(env, "run", "--publish", "--json", *flags)
+            out, err = process.communicate(timeout=600)
+            assert process.returncode == 0, err[-3000:]
+            return json.loads(out)
+
+        forced = cycle("--always-build")
+        assert forced["dbt_build"] == "ok" and forced["publish"]["status"] == "ok"
+        assert not any(forced["publish"]["rows"].values())  # the CRM holds it all already
+        # nothing landed, nothing in the CRM changed: no build, no publish
+        idle = cycle()
+        assert idle["exit_code"] == 0 and idle["dbt_build"] == "skipped (nothing new)"
+        assert idle["publish"]["status"] == "skipped" and "dbt_build" not in idle["phase_seconds"]
+        # the app rewrites a customer without touching updated_at: the next cycle builds
+        conn = psycopg2.connect(url)
+        with conn, conn.cursor() as cursor:  # commits
+            cursor.execute("update crm.customers set full_name = full_name"
+                           " where id = (select min(id) from crm.customers)")
+            assert cursor.rowcount == 1
+        conn.close()
+        edited = cycle()
+        assert edited["dbt_build"] == "ok" and edited["publish"]["status"] == "ok"
     assert_each_exactly_once(url, [call["uuid"] for call in calls])
 
 
