@@ -55,9 +55,9 @@ class Steps:
             self.url, f"select t::text from {schema}.{mart} as t order by {key}")]
             for mart, key in MARTS.items()}
 
-    def build_and_compare(self) -> dict:
+    def build_and_compare(self, *incremental_vars: str) -> dict:
         """Incremental run, full refresh into the second schemas, compare; returns what changed."""
-        self.cli("dbt", "build", *IDENTITY)
+        self.cli("dbt", "build", *IDENTITY, *incremental_vars)
         batch = query(self.url, "select is_everything from analytics_intermediate.int_identity_batch")
         people = query(self.url, "select count(*) from analytics_intermediate.int_identity_people")
         self.cli("dbt", "build", "--full-refresh", *IDENTITY, full=True)
@@ -209,3 +209,44 @@ def test_each_incremental_step_equals_a_full_refresh(steps: Steps, tmp_path: Pat
                             " where touch_id = 'knowlarity:lost-0001'") == [("knowlarity:lost-0001",)]
     assert query(steps.url, "select count(*) from analytics.leads where legacy_lead_id = %s",
                  (deleted,)) == [(0,)]
+
+
+# an hour's look-back, as in production: everything the steps above wrote is inside it
+HOUR = ["--vars", "{incremental_lookback_minutes: 60}"]
+
+
+def test_rows_a_completed_run_read_are_not_changes_again_inside_the_look_back(steps: Steps) -> None:
+    """After a burst of CRM writes (what a publish does to 500,000 rows), the next runs key only
+    what is new, though the whole burst is inside the look-back; a run that stopped half way
+    leaves nothing behind for the next one."""
+    steps.build_and_compare(*HOUR)
+    # the burst: every customer and every lead rewritten (as publish's set / repoint does)
+    steps.execute("update crm.customers set updated_at = now()")
+    steps.execute("update crm.leads_master set updated_at = now()")
+    burst = steps.build_and_compare(*HOUR)
+    crm_people = query(steps.url, "select count(distinct phone_e164) from"
+                                  " analytics_intermediate.int_touches_unioned"
+                                  " where touch_origin = 'crm_lead'")[0][0]
+    assert not burst["everything"] and burst["people"] >= crm_people > 10
+    # nothing new: the burst is inside the hour's look-back, yet nobody is keyed again
+    quiet = steps.build_and_compare(*HOUR)
+    assert not quiet["everything"] and quiet["people"] == 0
+
+    # a run that stopped after int_touches_unioned (its checkpoint not written): the edit it
+    # keyed there is keyed again by the next run, which then equals a full refresh
+    lead_id, phone = query(steps.url, """
+        select legacy_lead_id, phone_e164 from analytics.leads
+        where legacy_lead_id is not null and phone_e164 like '+91%%' and status <> 'Lost'
+        order by legacy_lead_id desc limit 1""")[0]
+    steps.execute("update crm.leads_master set status = 'Lost', updated_at = now() where id = %s",
+                  (lead_id,))
+    steps.cli("dbt", "build", "--select", "+int_touches_unioned", "--resource-type", "model", *HOUR)
+    assert query(steps.url, "select status from analytics_intermediate.int_touches_unioned"
+                            " where touch_origin = 'crm_lead' and legacy_lead_id = %s",
+                 (lead_id,)) == [("Lost",)]
+    resumed = steps.build_and_compare(*HOUR)
+    assert 0 < resumed["people"] < resumed["customers"]
+    assert query(steps.url, "select status from analytics.leads where legacy_lead_id = %s",
+                 (lead_id,)) == [("Lost",)]
+    assert query(steps.url, "select count(*) from analytics_intermediate.int_identity_people"
+                            " where phone_e164 = %s", (phone,)) == [(1,)]

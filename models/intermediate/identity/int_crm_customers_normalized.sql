@@ -24,6 +24,12 @@
 {%- set restricted = identity_is_restricted() %}
 with
 
+batch as (
+
+    select run_number from {{ ref('int_identity_batch') }}
+
+),
+
 crm_customers as (
 
     select * from {{ ref('stg_crm__customers') }}
@@ -73,7 +79,9 @@ flagged as (
 
     select
         *,
-        coalesce(customer_id <> surviving_customer_id, false) as is_merged
+        coalesce(customer_id <> surviving_customer_id, false) as is_merged,
+        -- the run that read this version of the row (see int_identity_changes)
+        (select batch.run_number from batch) as read_in_run
     from survivors
 
 )

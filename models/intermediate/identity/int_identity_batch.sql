@@ -8,11 +8,19 @@
     'int_touches_unioned', 'int_touches_assigned', 'int_crm_customers_normalized',
     'lead_touches',
 ] %}
-{%- set ns = namespace(complete=checkpoint is not none and not flags.FULL_REFRESH) %}
+{%- set ns = namespace(
+    complete=checkpoint is not none and not flags.FULL_REFRESH, prior_run_number='cast(null as bigint)'
+) %}
 {%- for name in prior_models %}
     {%- if prior_relation(name) is none %}{% set ns.complete = false %}{% endif %}
 {%- endfor %}
 {%- set lookback = lookback_interval() %}
+{#- checkpoints written before run numbers existed have none: as if never counted -#}
+{%- if ns.complete and execute %}
+    {%- for column in adapter.get_columns_in_relation(checkpoint) %}
+        {%- if column.name == 'run_number' %}{% set ns.prior_run_number = 'previous.run_number' %}{% endif %}
+    {%- endfor %}
+{%- endif %}
 with
 
 knowlarity_calls as (
@@ -167,6 +175,10 @@ batch as (
 
     select
         current_state.*,
+        -- counts complete runs: the identity rows a run writes carry its number, so a row whose
+        -- number is at most seen_through_run was written by a run that completed
+        coalesce({{ ns.prior_run_number }}, 0) + 1 as run_number,
+        {{ ns.prior_run_number }} as seen_through_run,
         coalesce(previous.rules_fingerprint <> current_state.rules_fingerprint, true)
             as is_everything,
         coalesce(

@@ -22,6 +22,16 @@
 {%- set prior_lead_touches = prior_relation('lead_touches') %}
 {%- set prior_customers = prior_relation('int_crm_customers_normalized') %}
 {%- set prior_customer_mart = prior_relation('customers') %}
+{#- which run wrote each prior row: not there in tables built before run numbers existed -#}
+{%- set seen = namespace(touches=false, customers=false) %}
+{%- if execute and not everything %}
+    {%- for column in adapter.get_columns_in_relation(prior_touches) %}
+        {%- if column.name == 'record_landed_at' %}{% set seen.touches = true %}{% endif %}
+    {%- endfor %}
+    {%- for column in adapter.get_columns_in_relation(prior_customers) %}
+        {%- if column.name == 'read_in_run' %}{% set seen.customers = true %}{% endif %}
+    {%- endfor %}
+{%- endif %}
 {%- if everything %}
 
     select
@@ -130,25 +140,82 @@ history_keys as not materialized (
 
 ),
 
-changed_records as (
+landed_records as (
 
-    select {{ touch_key("'knowlarity'", 'call_uuid') }} as touch_id
+    select
+        {{ touch_key("'knowlarity'", 'call_uuid') }} as touch_id,
+        last_landed_at
     from knowlarity_calls
     where last_landed_at >= (select calls_landed_since from batch)
-    union
-    select {{ touch_key("'meta'", 'lead_id') }} as touch_id
+    union all
+    select
+        {{ touch_key("'meta'", 'lead_id') }} as touch_id,
+        last_landed_at
     from meta_leads
     where last_landed_at >= (select meta_landed_since from batch)
 
 ),
 
+-- records landed inside the look-back; one a completed run keyed as it still is (landed at the
+-- same time) is not a change
+changed_records as (
+
+    select landed_records.touch_id
+    from landed_records
+    {%- if seen.touches %}
+        where not exists (
+            select from prior_touches
+            where
+                prior_touches.touch_id = landed_records.touch_id
+                and prior_touches.keyed_in_run <= (select batch.seen_through_run from batch)
+                and prior_touches.record_landed_at = landed_records.last_landed_at
+        )
+    {%- endif %}
+
+),
+
 changed_crm_leads as (
 
-    select lead_id
+    select crm_leads.lead_id
     from crm_leads
     where
-        created_at >= (select crm_leads_changed_since from batch)
-        or updated_at >= (select crm_leads_changed_since from batch)
+        (
+            crm_leads.created_at >= (select batch.crm_leads_changed_since from batch)
+            or crm_leads.updated_at >= (select batch.crm_leads_changed_since from batch)
+        )
+        -- the look-back re-reads rows a completed run already keyed: the same version is not a
+        -- change (else, after a publish that wrote 500,000 rows, every cycle for the length of
+        -- the look-back would key them all again)
+        {%- if seen.touches %}
+        and not exists (
+            select from prior_touches
+            where
+                prior_touches.touch_origin = 'crm_lead'
+                and prior_touches.legacy_lead_id = crm_leads.lead_id
+                and prior_touches.keyed_in_run <= (select batch.seen_through_run from batch)
+                and prior_touches.touched_at
+                is not distinct from coalesce(crm_leads.created_at, crm_leads.updated_at)
+                and prior_touches.active_at
+                is not distinct from greatest(crm_leads.created_at, crm_leads.updated_at)
+                and (
+                    prior_touches.status,
+                    prior_touches.crm_customer_id,
+                    prior_touches.branch_id,
+                    prior_touches.external_id,
+                    prior_touches.crm_full_name
+                ) is not distinct from (
+                    crm_leads.status,
+                    crm_leads.customer_id,
+                    crm_leads.branch_id,
+                    crm_leads.external_lead_id,
+                    crm_leads.full_name
+                )
+                and (
+                    prior_touches.phone_raw is not distinct from crm_leads.phone_number_raw
+                    or prior_touches.phone_raw is not distinct from crm_leads.alternate_phone_raw
+                )
+        )
+        {%- endif %}
     union
     select prior_touches.legacy_lead_id
     from prior_touches
@@ -189,9 +256,27 @@ changed_crm_lead_keys as (
 
 changed_history as (
 
-    select touch_id
+    select history_keys.touch_id
     from history_keys
-    where received_at >= (select crm_history_received_since from batch)
+    where
+        history_keys.received_at >= (select batch.crm_history_received_since from batch)
+        {%- if seen.touches %}
+        -- as for leads: a row a completed run already keyed as it is now is not a change
+        and not exists (
+            select from prior_touches
+            where
+                prior_touches.touch_id = history_keys.touch_id
+                and prior_touches.keyed_in_run <= (select batch.seen_through_run from batch)
+                and (
+                    prior_touches.touch_origin = 'crm_lead'
+                    or (
+                        prior_touches.touch_origin = 'crm_history'
+                        and prior_touches.legacy_lead_id = history_keys.lead_id
+                        and prior_touches.active_at <= history_keys.received_at
+                    )
+                )
+        )
+        {%- endif %}
     union
     -- rows added (publish files case C at the record's own time) or removed
     select history_keys.touch_id
@@ -278,11 +363,37 @@ crm_lead_scope as (
 
 changed_customers as (
 
-    select customer_id
+    select crm_customers.customer_id
     from crm_customers
     where
-        created_at >= (select crm_customers_changed_since from batch)
-        or updated_at >= (select crm_customers_changed_since from batch)
+        (
+            crm_customers.created_at >= (select batch.crm_customers_changed_since from batch)
+            or crm_customers.updated_at >= (select batch.crm_customers_changed_since from batch)
+        )
+        -- as for leads: a version a completed run already read is not a change
+        {%- if seen.customers %}
+        and not exists (
+            select from prior_customers
+            where
+                prior_customers.customer_id = crm_customers.customer_id
+                and prior_customers.read_in_run <= (select batch.seen_through_run from batch)
+                and (
+                    prior_customers.created_at,
+                    prior_customers.updated_at,
+                    prior_customers.phone_number_raw,
+                    prior_customers.full_name,
+                    prior_customers.email,
+                    prior_customers.city
+                ) is not distinct from (
+                    crm_customers.created_at,
+                    crm_customers.updated_at,
+                    crm_customers.phone_number_raw,
+                    crm_customers.full_name,
+                    crm_customers.email,
+                    crm_customers.city
+                )
+        )
+        {%- endif %}
     union
     select prior_customers.customer_id
     from prior_customers

@@ -17,6 +17,7 @@ batch as (
 checkpoint as (
 
     select
+        run_number,
         calls_landed_through,
         meta_landed_through,
         crm_leads_changed_through,

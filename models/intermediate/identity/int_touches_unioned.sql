@@ -24,6 +24,12 @@
 {%- set changed_touches = identity_changed('touch') %}
 with
 
+batch as (
+
+    select run_number from {{ ref('int_identity_batch') }}
+
+),
+
 crm_leads as not materialized (
 
     select * from {{ ref('stg_crm__leads_master') }}
@@ -120,7 +126,8 @@ intake_calls as (
         cast(null as text) as form_full_name,
         cast(null as text) as form_email,
         cast(null as text) as form_city,
-        false as is_test_lead
+        false as is_test_lead,
+        knowlarity_calls.last_landed_at as record_landed_at
     from knowlarity_calls
     left join phone_numbers as dialled_numbers
         on coalesce(knowlarity_calls.knowlarity_number, '') = dialled_numbers.phone_raw
@@ -145,7 +152,8 @@ intake_forms as (
         case when not meta_leads.is_test_lead then nullif(meta_leads.email, '') end
             as form_email,
         case when not meta_leads.is_test_lead then nullif(meta_leads.city, '') end as form_city,
-        meta_leads.is_test_lead
+        meta_leads.is_test_lead,
+        meta_leads.last_landed_at as record_landed_at
     from meta_leads
     left join meta_form_branches
         on meta_leads.form_id = meta_form_branches.form_id
@@ -241,7 +249,8 @@ crm_lead_touches as (
         intake.form_city,
         crm_lead_keys.full_name as crm_full_name,
         coalesce(intake.is_test_lead, false) as is_test_lead,
-        crm_lead_keys.customer_id as crm_customer_id
+        crm_lead_keys.customer_id as crm_customer_id,
+        intake.record_landed_at
     from crm_lead_keys
     left join intake
         on crm_lead_keys.touch_id = intake.touch_id
@@ -276,7 +285,8 @@ crm_history_touches as (
         intake.form_city,
         cast(null as text) as crm_full_name,
         coalesce(intake.is_test_lead, false) as is_test_lead,
-        cast(null as bigint) as crm_customer_id
+        cast(null as bigint) as crm_customer_id,
+        intake.record_landed_at
     from (
         select
             crm_history.*,
@@ -332,7 +342,8 @@ intake_touches as (
         intake.form_city,
         cast(null as text) as crm_full_name,
         intake.is_test_lead,
-        cast(null as bigint) as crm_customer_id
+        cast(null as bigint) as crm_customer_id,
+        intake.record_landed_at
     from intake
     left join phone_numbers as intake_phone
         on coalesce(intake.phone_raw, '') = intake_phone.phone_raw
@@ -358,9 +369,20 @@ touches as (
     union all
     select * from intake_touches
 
+),
+
+-- which run keyed each touch: int_identity_changes tells a CRM row version a completed run has
+-- read (re-read by the look-back, not a change) from one that a failed run left half done
+numbered as (
+
+    select
+        touches.*,
+        (select batch.run_number from batch) as keyed_in_run
+    from touches
+    {%- if restricted %}
+        where touches.touch_id in {{ changed_touches }}
+    {%- endif %}
+
 )
 
-select * from touches
-{%- if restricted %}
-    where touch_id in {{ changed_touches }}
-{%- endif %}
+select * from numbered
