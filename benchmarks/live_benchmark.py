@@ -10,11 +10,12 @@ Each size gets its own database on a private embedded server (`--home`, default
 `publish --apply --archive-unlinkable` (the CRM as the team's migration leaves it: FK and NOT
 NULL on), and one settling `run --publish`.
 
-`cycles`, per size: two `leadlink run --publish` cycles with nothing new, then two cycles each
-after landing 1,000 new Knowlarity calls (`leadlink load file`; half from known CRM customers in
-another writing of their number, half from new people). Prints the wall time of each cycle and
-its `dbt build` and publish phases (from the run's `--json` summary), then the ratio of the 1M
-cycle to the 10k cycle.
+`cycles`, per size: a settling cycle, two `leadlink run --publish` cycles with nothing new, then
+twice: land 1,000 new Knowlarity calls (`leadlink load file`; half from known CRM customers in
+another writing of their number, half from new people), one cycle, and the cycle after it (which
+builds again because publish wrote to the CRM, and writes nothing). Prints the wall time of each
+cycle and its `dbt build`, publish and fingerprint phases (from the run's `--json` summary), then
+the ratio of the 1M cycle to the 10k cycle.
 
 `freshness`: `leadlink serve` and `leadlink run --publish --every N` on one size while calls
 arrive by webhook at `--rate` a second (half from known customers who have no Knowlarity lead,
@@ -173,6 +174,7 @@ def one_cycle(env: dict[str, str]) -> dict:
         raise SystemExit(f"run --publish failed: {summary}")
     phases = summary.get("phase_seconds", {})
     return {"wall": elapsed, "build": phases.get("dbt_build", 0.0), "publish": phases.get("publish", 0.0),
+            "fingerprint": phases.get("fingerprint", 0.0), "scope": summary.get("build_scope"),
             "rows": {name: count for name, count in (summary["publish"].get("rows") or {}).items()
                      if count}}
 
@@ -185,45 +187,60 @@ def land_calls(env: dict[str, str], url: str, page: Path, count: int, seed: int)
     return landed
 
 
+def show(name: str, run: dict) -> None:
+    load = f", load file {run['load']:.1f} s" if "load" in run else ""
+    scope = f" [{run['scope']}]" if run["scope"] else ""
+    print(f"  {name:<13} cycle {run['wall']:6.1f} s  (dbt build {run['build']:5.1f} s{scope},"
+          f" publish {run['publish']:5.1f} s, fingerprint {run['fingerprint']:4.1f} s{load})"
+          f"  wrote {run['rows'] or 'nothing'}", flush=True)
+
+
 def cycles(args: argparse.Namespace) -> None:
+    """Per size: (warm-up) a settling cycle, `repeat` cycles with nothing new, then `repeat` times
+    land calls, one cycle, and the cycle after it (publish's own writes are CRM changes: that
+    cycle builds once more and writes nothing)."""
     sizes = [int(size) for size in args.sizes.split(",")]
     results: dict[int, dict[str, list[dict]]] = {}
     for rows in sizes:
         env, url = prepare(args.home, rows)
+        print(f"\n{rows:,} leads_master rows", flush=True)
         if args.warmup:  # moves the CRM's watermarks past the backfill's burst (see docs)
             land_calls(env, url, args.home / f"calls-{rows}-warmup.json", args.calls, seed=1)
-            warm = one_cycle(env)
-            print(f"  warm-up cycle on {rows:,}: {warm['wall']:.1f} s (dbt build {warm['build']:.1f} s)",
-                  flush=True)
-        found = {"nothing new": [one_cycle(env) for _ in range(args.repeat)], "new calls": []}
+            show("warm-up", one_cycle(env))
+        show("settling", one_cycle(env))
+        found: dict[str, list[dict]] = {"nothing new": [], "new calls": [], "after publish": []}
+        for _ in range(args.repeat):
+            found["nothing new"].append(one_cycle(env))
+            show("nothing new", found["nothing new"][-1])
         for attempt in range(args.repeat):
             landed = land_calls(env, url, args.home / f"calls-{rows}-{attempt}.json", args.calls,
                                 seed=int(time.time()) + attempt)
             cycle = one_cycle(env)
             cycle["load"] = landed
             found["new calls"].append(cycle)
+            show("new calls", cycle)
+            found["after publish"].append(one_cycle(env))
+            show("after publish", found["after publish"][-1])
         results[rows] = found
-        print(f"\n{rows:,} leads_master rows", flush=True)
-        for name, runs in found.items():
-            for run in runs:
-                load = f", load file {run['load']:.1f} s" if "load" in run else ""
-                print(f"  {name:<12} cycle {run['wall']:6.1f} s  (dbt build {run['build']:5.1f} s,"
-                      f" publish {run['publish']:5.1f} s{load})  wrote {run['rows'] or 'nothing'}",
-                      flush=True)
 
     def median(rows: int, name: str, key: str) -> float:
         return statistics.median(run[key] for run in results[rows][name])
 
+    def both(rows: int) -> float:
+        return median(rows, "new calls", "wall") + median(rows, "after publish", "wall")
+
     print(f"\nmedians, {args.calls:,} new calls per cycle (cycle = `leadlink run --publish` wall time)")
-    print(f"  {'leads':>10} {'nothing new':>12} {'new: build':>11} {'publish':>8} {'cycle':>7}")
+    print(f"  {'leads':>10} {'nothing new':>12} {'new: build':>11} {'publish':>8} {'cycle':>7}"
+          f" {'after publish':>14}")
     for rows in sizes:
         print(f"  {rows:>10,} {median(rows, 'nothing new', 'wall'):>10.1f} s"
               f" {median(rows, 'new calls', 'build'):>9.1f} s {median(rows, 'new calls', 'publish'):>6.1f} s"
-              f" {median(rows, 'new calls', 'wall'):>5.1f} s")
+              f" {median(rows, 'new calls', 'wall'):>5.1f} s {median(rows, 'after publish', 'wall'):>12.1f} s")
     if len(sizes) > 1:
         smallest, largest = sizes[0], sizes[-1]
         ratio = median(largest, "new calls", "wall") / median(smallest, "new calls", "wall")
-        print(f"  cycle with new calls, {largest:,} vs {smallest:,}: {ratio:.2f}x")
+        print(f"  cycle with new calls, {largest:,} vs {smallest:,}: {ratio:.2f}x"
+              f" (with the cycle after it: {both(largest) / both(smallest):.2f}x)")
     startup, _ = leadlink(environment(args.home, sizes[-1]), "dbt", "--version")
     print(f"  start-up alone: `leadlink dbt --version` {startup:.1f} s")
 

@@ -140,3 +140,34 @@
     end
     $$
 {% endmacro %}
+
+
+{#- Post-hook of an incremental identity model: fresh planner statistics when this run wrote a
+    large part of the table (a rebuild, a first build, the run after a big publish). The next
+    models join these tables with the run's scope; with statistics from before the burst (or none:
+    autovacuum has not come by yet) the planner picks nested loops that take minutes. A small run
+    leaves them to autovacuum. -#}
+{% macro identity_refresh_statistics() %}
+    {{ return(adapter.dispatch('identity_refresh_statistics', 'leadlink')()) }}
+{% endmacro %}
+
+{% macro default__identity_refresh_statistics() %}
+    {%- if not is_incremental() or identity_rebuilds_everything() -%}
+        analyze {{ this }}
+    {%- else -%}
+        do $$
+        begin
+            if (
+                select
+                    class.reltuples < 0
+                    or (select count(*) from {{ ref('int_identity_changes') }}) * 10
+                    > class.reltuples
+                from pg_class as class
+                where class.oid = '{{ this }}'::regclass
+            ) then
+                execute 'analyze {{ this }}';
+            end if;
+        end
+        $$
+    {%- endif -%}
+{% endmacro %}

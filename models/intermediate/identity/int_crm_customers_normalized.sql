@@ -11,6 +11,7 @@
         pre_hook=["{{ identity_replace_scope(
             'customer_id in ' ~ identity_changed('crm_customer', 'bigint')
         ) }}"],
+        post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}
 

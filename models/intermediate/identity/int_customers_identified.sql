@@ -5,10 +5,12 @@
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['phone_e164'], 'unique': True}],
         pre_hook=["{{ identity_replace_scope('phone_e164 in ' ~ identity_people()) }}"],
+        post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}
 
 -- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
 -- depends_on: {{ ref('int_identity_people') }}
 -- One customer_id per person (usable E.164), for good: the CRM's id when the CRM has the person
 -- (the survivor of a merge), else an id computed from the phone (macro stable_customer_id), which

@@ -11,6 +11,7 @@
         pre_hook=["{{ identity_replace_scope(
             'touch_id in ' ~ identity_changed('touch') ~ ' or person_e164 in ' ~ identity_people()
         ) }}"],
+        post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}
 

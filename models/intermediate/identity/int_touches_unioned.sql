@@ -9,6 +9,7 @@
             {'columns': ['legacy_lead_id']},
         ],
         pre_hook=["{{ identity_replace_scope('touch_id in ' ~ identity_changed('touch')) }}"],
+        post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}
 

@@ -7,11 +7,13 @@
         post_hook=[
             "{{ ensure_key('primary key', 'customer_id') }}",
             "{{ ensure_key('unique', 'phone_e164') }}",
+            "{{ identity_refresh_statistics() }}",
         ],
     )
 }}
 
 -- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
 -- depends_on: {{ ref('int_identity_people') }}
 
 -- One customer per person (usable E.164 phone). Name, email and city follow the survivorship

@@ -12,6 +12,7 @@
         post_hook=[
             "{{ ensure_key('primary key', 'touch_id') }}",
             "{{ ensure_key('unique', 'legacy_lead_id') }}",
+            "{{ identity_refresh_statistics() }}",
         ],
     )
 }}

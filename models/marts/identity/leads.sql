@@ -10,6 +10,7 @@
         post_hook=[
             "{{ ensure_key('primary key', 'lead_id') }}",
             "{{ ensure_key('unique', 'legacy_lead_id') }}",
+            "{{ identity_refresh_statistics() }}",
         ],
     )
 }}
