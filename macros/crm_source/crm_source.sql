@@ -1,8 +1,9 @@
-{% macro crm_source_columns(table_name, required, optional={}) -%}
+{% macro crm_source_columns(table_name, required, optional={}, added_by_publish={}) -%}
     {#- The CRM columns a staging model reads, named one by one: a view over `select *` would
         depend on every column and block the CRM team's `alter table ... drop column` of one
         leadlink never reads. A required column that is missing stops the build with its name;
-        a missing optional one reads as a typed null (and a warning says so). -#}
+        a missing optional one reads as a typed null (and a warning says so); so does a column
+        `leadlink publish` adds when it first needs it, without the warning. -#}
     {%- set relation = source('crm', table_name) -%}
     {%- if execute -%}
         {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name')
@@ -10,14 +11,14 @@
         {%- set absent = required | reject('in', present) | list -%}
         {%- if present | length == 0 -%}
             {#- no table (yet): compile the plain list; a run stops earlier, in check_crm_source -#}
-            {%- set present = required + optional.keys() | list -%}
+            {%- set present = required + optional.keys() | list + added_by_publish.keys() | list -%}
         {%- elif absent -%}
             {{ exceptions.raise_compiler_error(
                 "the CRM table " ~ relation ~ " has no column " ~ absent | join(', ')
                 ~ " (leadlink needs it; was it renamed or dropped by a CRM migration?)") }}
         {%- endif -%}
     {%- else -%}
-        {%- set present = required + optional.keys() | list -%}
+        {%- set present = required + optional.keys() | list + added_by_publish.keys() | list -%}
     {%- endif -%}
     {%- set expressions = [] -%}
     {%- for name in required -%}
@@ -31,6 +32,10 @@
                 info=true) -%}
             {%- do expressions.append("cast(null as " ~ data_type ~ ") as " ~ name) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {%- for name, data_type in added_by_publish.items() -%}
+        {%- do expressions.append(name if name in present
+            else "cast(null as " ~ data_type ~ ") as " ~ name) -%}
     {%- endfor -%}
     {{ expressions | join(",\n        ") }}
 {%- endmacro %}

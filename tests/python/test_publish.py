@@ -215,3 +215,33 @@ def test_receptionist_lookup_sees_published_ids(crm):
     assert linked <= {lead["id"] for lead in answer["leads"]}
     assert query(url, "select id from crm.customers where phone_number_normalized = %s",
                  (phone,)) == [(customer_id,)]
+
+
+def test_after_a_rebuild_only_merges_with_work_left_are_staged(crm):
+    """A merge published in full (marked, no lead on the duplicate) is not staged by the next
+    build's publish; one the app puts a lead on again is, and that lead is repointed."""
+    url = crm["url"]
+    first = crm["run"]("publish", "--apply", "--archive-unlinkable")
+    assert first.exit_code == 0, first.output
+    built = crm["run"]("dbt", "build", "--exclude", "resource_type:unit_test")
+    assert built.exit_code == 0, built.output
+    plan = json.loads(crm["run"]("publish", "--json").stdout)
+    assert plan["staged"]["pub_merges"] == 0
+    assert plan["staged"]["pub_lead_links"] == 0
+    assert query(url, "select count(*) from analytics.customer_merges"
+                      " where is_marked_in_crm")[0][0] > 0
+
+    merged_id, survivor_id = query(url, "select merged_customer_id, surviving_customer_id"
+                                        " from analytics.customer_merges order by 1 limit 1")[0]
+    admin_execute(url, sql.SQL(
+        "insert into crm.leads_master (full_name, phone_number_normalized, source_id, status,"
+        " customer_id) select 'Walk In', phone_number_normalized, 3, 'New', id"
+        " from crm.customers where id = {}").format(sql.Literal(merged_id)))
+    rebuilt = crm["run"]("dbt", "build", "--exclude", "resource_type:unit_test")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    plan = json.loads(crm["run"]("publish", "--json").stdout)
+    assert plan["staged"]["pub_merges"] == 1
+    applied = crm["run"]("publish", "--apply")
+    assert applied.exit_code == 0, applied.output
+    assert query(url, "select customer_id from crm.leads_master where full_name = 'Walk In'") == [
+        (survivor_id,)]

@@ -9,7 +9,8 @@
 -- CRM customers that are one person (their stored phones normalise to one E.164): each merged
 -- (non-surviving) customer, the survivor (lowest id) and the leads_master rows that point at the
 -- merged one and so must be repointed. Rebuilt by every run from the few merged customers (an
--- index finds them) and the CRM's live customer_id of its leads, which publish repoints.
+-- index finds them) and the CRM's live customer_id of its leads, which publish repoints, and
+-- whether the CRM already marks the merge (publish then has nothing left to do for it).
 with
 
 crm_customers as not materialized (
@@ -21,6 +22,12 @@ crm_customers as not materialized (
 crm_leads as (
 
     select * from {{ ref('stg_crm__leads_master') }}
+
+),
+
+crm_marks as (
+
+    select * from {{ ref('stg_crm__customers') }}
 
 ),
 
@@ -59,12 +66,16 @@ customer_merges as (
         merged.phone_number_raw as merged_phone_raw,
         survivors.phone_number_raw as surviving_phone_raw,
         coalesce(pointing_leads.lead_ids, cast(array[] as bigint[])) as leads_master_ids,
-        coalesce(cardinality(pointing_leads.lead_ids), 0) as leads_master_count
+        coalesce(cardinality(pointing_leads.lead_ids), 0) as leads_master_count,
+        coalesce(crm_marks.merged_into_customer_id = merged.surviving_customer_id, false)
+        as is_marked_in_crm
     from merged
     inner join survivors
         on merged.surviving_customer_id = survivors.customer_id
     left join pointing_leads
         on merged.customer_id = pointing_leads.customer_id
+    left join crm_marks
+        on merged.customer_id = crm_marks.customer_id
 
 )
 

@@ -6,7 +6,8 @@ source as (
     select
         {{ crm_source_columns('customers', ['id', 'phone_number_normalized'],
             {'full_name': 'text', 'email': 'text', 'city': 'text',
-            'created_at': 'timestamptz', 'updated_at': 'timestamptz'}) }}
+            'created_at': 'timestamptz', 'updated_at': 'timestamptz'},
+            {'merged_into_customer_id': 'bigint'}) }}
     from {{ source('crm', 'customers') }}
 
 ),
@@ -20,7 +21,8 @@ renamed as (
         nullif(lower(trim(email)), '') as email,
         nullif(trim(city), '') as city,
         created_at,
-        updated_at
+        updated_at,
+        merged_into_customer_id
 
     from source
 

@@ -1,13 +1,13 @@
--- Legacy leads the marts link to another customer than the one the build saw.
+-- Legacy leads the marts link to another customer than the one the build saw (the baseline
+-- holds exactly those rows, with the value seen).
 select
-    leads.legacy_lead_id as lead_id,
+    baseline.lead_id,
     leads.customer_id,
-    baseline.lead_id is not null as in_baseline,
+    true as in_baseline,
     baseline.customer_id as base_customer_id
-from {analytics}.leads as leads
-left join {analytics}.publish_leads_baseline as baseline
-    on leads.legacy_lead_id = baseline.lead_id
+from {analytics}.publish_leads_baseline as baseline
+inner join {analytics}.leads as leads
+    on baseline.lead_id = leads.legacy_lead_id
 where
-    leads.legacy_lead_id is not null
-    and leads.customer_id is not null
-    and (baseline.lead_id is null or baseline.customer_id is distinct from leads.customer_id)
+    leads.customer_id is not null
+    and baseline.customer_id is distinct from leads.customer_id
