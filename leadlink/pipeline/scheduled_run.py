@@ -303,13 +303,20 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
     except ConfigError as error:
         return failed_summary(EXIT_CONFIG, str(error))
     except (psycopg2.Error, RuntimeError, OSError) as error:
-        message = redact_url(str(error).strip().splitlines()[0] if str(error).strip() else
-                             type(error).__name__)
-        return failed_summary(EXIT_FAILED, f"database: {message}")
+        return failed_summary(EXIT_FAILED, f"database: {database_message(error)}")
     try:
         return run_cycle(settings, url, run_dbt, options or RunOptions(), publish)
     except ConfigError as error:
         return failed_summary(EXIT_CONFIG, str(error))
+    except psycopg2.Error as error:  # the database went away between phases (restart, cut connection)
+        message = f"database: {database_message(error)} (the cycle stopped; the next run retries)"
+        log.error("%s", message)
+        return failed_summary(EXIT_FAILED, message)
+
+
+def database_message(error: BaseException) -> str:
+    text = str(error).strip()
+    return redact_url(text.splitlines()[0] if text else type(error).__name__)
 
 
 def summary_line(summary: dict[str, Any], command: str = "leadlink run") -> str:

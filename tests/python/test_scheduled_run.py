@@ -171,3 +171,19 @@ def test_progress_line_only_on_a_terminal():
         progress.done()
     assert "\rknowlarity: offset 500/1000" in tty.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_the_database_going_away_mid_cycle_is_a_failed_summary_not_a_traceback(monkeypatch, caplog):
+    import psycopg2
+
+    from leadlink.pipeline import scheduled_run
+
+    def cut(*args, **kwargs):
+        raise psycopg2.OperationalError("server closed the connection unexpectedly\n\tThis probably means")
+
+    monkeypatch.setattr(scheduled_run, "run_cycle", cut)
+    summary = scheduled_run.run_all(None, lambda settings: "postgresql://u:secret@db/x", None)
+    assert summary["exit_code"] == 1 and summary["status"] == "failed"
+    assert summary["message"].startswith("database: server closed the connection unexpectedly")
+    assert "secret" not in summary["message"] and "\n" not in summary["message"]
+    assert any("server closed" in record.getMessage() for record in caplog.records)
