@@ -377,8 +377,17 @@ def freshness(args: argparse.Namespace) -> None:
         phases = cycle.get("phase_seconds", {})
         rows = {name: count for name, count in ((cycle.get("publish") or {}).get("rows") or {}).items()
                 if count}
-        print(f"  cycle {cycle.get('cycle')}: {cycle.get('seconds')} s (dbt build {phases.get('dbt_build')} s,"
-              f" publish {phases.get('publish')} s) exit {cycle['exit_code']} wrote {rows or 'nothing'}")
+        build = (f"dbt build {phases['dbt_build']:.1f} s" if "dbt_build" in phases
+                 else f"dbt build {cycle.get('dbt_build')}")
+        publish = (f"publish {phases['publish']:.1f} s" if "publish" in phases
+                   else f"publish {(cycle.get('publish') or {}).get('status', 'not run')}")
+        print(f"  cycle {cycle.get('cycle')}: {cycle.get('seconds')} s ({build}, {publish})"
+              f" exit {cycle['exit_code']} wrote {rows or 'nothing'}")
+    failed = [cycle for cycle in cycles_run if cycle["exit_code"] != 0]
+    if failed or wrong or doubled or len(seen) < len(acknowledged):
+        raise SystemExit(f"freshness run not clean: {len(failed)} failed cycle(s), "
+                         f"{len(acknowledged) - len(seen)} missing, {len(doubled)} doubled, "
+                         f"{len(wrong)} wrong customer (see {logs}/loop.log)")
 
 
 def main() -> None:
