@@ -68,7 +68,7 @@ customer_merges as (
         coalesce(pointing_leads.lead_ids, cast(array[] as bigint[])) as leads_master_ids,
         coalesce(cardinality(pointing_leads.lead_ids), 0) as leads_master_count,
         coalesce(crm_marks.merged_into_customer_id = merged.surviving_customer_id, false)
-        as is_marked_in_crm
+            as is_marked_in_crm
     from merged
     inner join survivors
         on merged.surviving_customer_id = survivors.customer_id
