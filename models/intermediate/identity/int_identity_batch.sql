@@ -35,13 +35,15 @@ meta_leads as (
 
 ),
 
-crm_leads as (
+-- read twice (the facts and the rows past the last max id): inlined, so each read takes only
+-- its columns (a materialised copy of every column cost 1.5 s at 1M leads; inlined 0.1-0.9 s)
+crm_leads as not materialized (
 
     select * from {{ ref('stg_crm__leads_master') }}
 
 ),
 
-crm_customers as (
+crm_customers as not materialized (
 
     select * from {{ ref('stg_crm__customers') }}
 

@@ -1,6 +1,7 @@
--- The CRM's customers as this build saw them: `leadlink publish` updates a customer only while
--- the live row still holds these values (compare-and-set), so an edit the app makes after the
--- build is never overwritten.
+-- The CRM's customers as this build saw them, for those whose values the marts would change:
+-- `leadlink publish` updates a customer only while the live row still holds these values
+-- (compare-and-set), so an edit the app makes after the build is never overwritten. A customer
+-- the build saw already right is not here, so the cost of a publish follows what changed.
 with
 
 crm_customers as (
@@ -9,17 +10,39 @@ crm_customers as (
 
 ),
 
+mart_customers as (
+
+    select * from {{ ref('customers') }}
+
+),
+
 baseline as (
 
     select
-        customer_id,
-        phone_number_raw,
-        full_name,
-        email,
-        city,
-        updated_at
+        crm_customers.customer_id,
+        crm_customers.phone_number_raw,
+        crm_customers.full_name,
+        crm_customers.email,
+        crm_customers.city,
+        crm_customers.updated_at
 
     from crm_customers
+    inner join mart_customers
+        on crm_customers.customer_id = mart_customers.customer_id
+    where
+        (
+            mart_customers.phone_e164,
+            mart_customers.full_name,
+            mart_customers.email,
+            mart_customers.city
+        )
+        is distinct from
+        (
+            crm_customers.phone_number_raw,
+            crm_customers.full_name,
+            crm_customers.email,
+            crm_customers.city
+        )
 
 )
 

@@ -1,5 +1,6 @@
--- Mart customers with the CRM row the build saw (the compare-and-set baseline), only those whose
--- values differ from it: a row equal to its snapshot is already right or edited by the app since.
+-- Mart customers the CRM does not have yet, and those whose values differ from the CRM row the
+-- build saw (publish_customers_baseline holds only those, with that row for compare-and-set): a
+-- customer equal to its snapshot is already right or edited by the app since.
 select
     customers.customer_id,
     customers.phone_e164,
@@ -16,8 +17,4 @@ select
 from {analytics}.customers as customers
 left join {analytics}.publish_customers_baseline as baseline
     on customers.customer_id = baseline.customer_id
-where
-    baseline.customer_id is null
-    or (customers.phone_e164, customers.full_name, customers.email, customers.city)
-    is distinct from
-    (baseline.phone_number_raw, baseline.full_name, baseline.email, baseline.city)
+where not customers.is_in_crm or baseline.customer_id is not null
