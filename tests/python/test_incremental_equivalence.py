@@ -201,7 +201,24 @@ def test_each_incremental_step_equals_a_full_refresh(steps: Steps, tmp_path: Pat
         where touch.touch_origin = 'intake' and touch.source = 'knowlarity'
             and touch.touch_type <> 'new_lead'
         order by touch.touch_id limit 1""")
+    # publish's own writes, which leave updated_at alone: a lead repointed from a merged
+    # duplicate to its survivor, and a duplicate no lead points at deleted
+    merged_id, survivor_id, lead_on_duplicate = query(steps.url, """
+        select merged_customer_id, surviving_customer_id, leads_master_ids[1]
+        from analytics.customer_merges where leads_master_count > 0
+        order by merged_customer_id limit 1""")[0]
+    steps.execute("update crm.leads_master set customer_id = %s where id = %s",
+                  (survivor_id, lead_on_duplicate))
+    lone_duplicate = query(steps.url, """
+        select merged_customer_id from analytics.customer_merges
+        where leads_master_count = 0 and merged_customer_id <> %s
+        order by merged_customer_id limit 1""", (merged_id,))[0][0]
+    steps.execute("delete from crm.customers where id = %s", (lone_duplicate,))
     third = steps.build_and_compare()
+    assert query(steps.url, "select count(*) from analytics.customer_merges"
+                            " where merged_customer_id = %s", (lone_duplicate,)) == [(0,)]
+    assert lead_on_duplicate not in query(steps.url, "select leads_master_ids from analytics.customer_merges"
+                                                     " where merged_customer_id = %s", (merged_id,))[0][0]
     # part of the people: this step's, and those of the records inside each source's look-back
     # (the samples' Meta leads all landed within seconds of the last one)
     assert not third["everything"] and 0 < third["people"] < third["customers"]
