@@ -25,7 +25,7 @@ import psycopg2
 from leadlink.pipeline import nothing_new
 from leadlink.pipeline.publish_step import publish_changes
 from leadlink.runtime.dbt_runner import DEFAULT_FORWARD
-from loaders.database import redact_url
+from loaders.database import database_message, redact_url
 from loaders.http import AuthError, HttpError
 from loaders.settings import Settings
 from loaders.sources import SPECS
@@ -303,7 +303,9 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
     except ConfigError as error:
         return failed_summary(EXIT_CONFIG, str(error))
     except (psycopg2.Error, RuntimeError, OSError) as error:
-        return failed_summary(EXIT_FAILED, f"database: {database_message(error)}")
+        message = redact_url(str(error).strip().splitlines()[0] if str(error).strip() else
+                             type(error).__name__)
+        return failed_summary(EXIT_FAILED, f"database: {message}")
     try:
         return run_cycle(settings, url, run_dbt, options or RunOptions(), publish)
     except ConfigError as error:
@@ -312,11 +314,6 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
         message = f"database: {database_message(error)} (the cycle stopped; the next run retries)"
         log.error("%s", message)
         return failed_summary(EXIT_FAILED, message)
-
-
-def database_message(error: BaseException) -> str:
-    text = str(error).strip()
-    return redact_url(text.splitlines()[0] if text else type(error).__name__)
 
 
 def summary_line(summary: dict[str, Any], command: str = "leadlink run") -> str:

@@ -228,6 +228,12 @@ def test_after_a_rebuild_only_merges_with_work_left_are_staged(crm):
     plan = json.loads(crm["run"]("publish", "--json").stdout)
     assert plan["staged"]["pub_merges"] == 0
     assert plan["staged"]["pub_lead_links"] == 0
+    # customers: only those the CRM lacks and those whose values the mart would change (the
+    # baseline holds just those), not every customer
+    differing = query(url, "select count(*) from analytics.publish_customers_baseline")[0][0]
+    missing = query(url, "select count(*) from analytics.customers where not is_in_crm")[0][0]
+    assert plan["staged"]["pub_customers"] == differing + missing
+    assert differing + missing < query(url, "select count(*) from crm.customers")[0][0] / 2
     assert query(url, "select count(*) from analytics.customer_merges"
                       " where is_marked_in_crm")[0][0] > 0
 

@@ -179,11 +179,13 @@ def test_the_database_going_away_mid_cycle_is_a_failed_summary_not_a_traceback(m
     from leadlink.pipeline import scheduled_run
 
     def cut(*args, **kwargs):
-        raise psycopg2.OperationalError("server closed the connection unexpectedly\n\tThis probably means")
+        raise psycopg2.OperationalError("server closed the connection unexpectedly to"
+                                        " postgresql://u:secret@db/x\n\tThis probably means")
 
     monkeypatch.setattr(scheduled_run, "run_cycle", cut)
     summary = scheduled_run.run_all(None, lambda settings: "postgresql://u:secret@db/x", None)
     assert summary["exit_code"] == 1 and summary["status"] == "failed"
-    assert summary["message"].startswith("database: server closed the connection unexpectedly")
+    assert summary["message"].startswith(
+        "database: OperationalError: server closed the connection unexpectedly")
     assert "secret" not in summary["message"] and "\n" not in summary["message"]
     assert any("server closed" in record.getMessage() for record in caplog.records)
