@@ -188,6 +188,24 @@ def test_readiness_reports_each_check_and_exits_1_until_ready(samples_db):
     assert checks["no_leads_on_merged_customers"]["failing_rows"] == query(
         url, "select count(*) from crm.leads_master where customer_id in"
              " (select merged_customer_id from analytics.customer_merges)")[0][0] > 0
+    # the checks the model takes from the marts' own facts, counted here on a join of every CRM
+    # lead with its mart lead
+    assert checks["linkable_leads_linked"]["failing_rows"] == query(
+        url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
+             " on l.legacy_lead_id = lm.id where l.customer_id is not null"
+             " and lm.customer_id is null")[0][0] > 0
+    assert checks["unlinkable_leads_without_customer"]["failing_rows"] == query(
+        url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
+             " on l.legacy_lead_id = lm.id where l.customer_id is null"
+             " and lm.customer_id is null")[0][0] > 0
+    on_test_numbers = query(
+        url, "select count(*) from crm.leads_master as lm"
+             " left join crm.customers as c on c.id = lm.customer_id"
+             " where lm.customer_id is not null and exists ("
+             " select from analytics_intermediate.int_phone_numbers as p where p.is_test_number"
+             " and p.phone_raw in (coalesce(lm.phone_number_normalized, ''),"
+             " coalesce(c.phone_number_normalized, '')))")[0][0]
+    assert checks["no_leads_on_test_numbers"]["failing_rows"] == on_test_numbers > 0
     for check in checks.values():
         assert check["ready"] == (check["failing_rows"] == 0)
     text = invoke(env, "readiness")

@@ -1,10 +1,12 @@
 -- Can the CRM switch on `leads_master.customer_id` NOT NULL and the FOREIGN KEY to customers?
 -- One row per check with the CRM rows that still fail it, as of this build (checked_at): the
 -- CRM's rows as they are now against the marts built with them. `leadlink readiness --refresh`
--- rebuilds just this model to re-check the live CRM tables (after `leadlink publish`, say).
+-- rebuilds just this model and leads_master_customer_id_changes to re-check the live CRM tables
+-- (after `leadlink publish`, say). The facts the marts already hold (the customer_id changes,
+-- the merged customers, the unlinkable leads) are counted there, not by joining every CRM lead
+-- with its mart lead again: the cost of a live build follows what changed.
 with
 
--- read twice (the facts below and the constraint violations): views, not worth materialising
 crm_leads as not materialized (
 
     select * from {{ ref('stg_crm__leads_master') }}
@@ -23,12 +25,6 @@ phone_numbers as not materialized (
 
 ),
 
-leads as (
-
-    select * from {{ ref('leads') }}
-
-),
-
 customer_merges as (
 
     select * from {{ ref('customer_merges') }}
@@ -38,6 +34,12 @@ customer_merges as (
 customer_id_changes as (
 
     select * from {{ ref('leads_master_customer_id_changes') }}
+
+),
+
+unlinkable_leads as (
+
+    select * from {{ ref('unlinkable_leads') }}
 
 ),
 
@@ -55,49 +57,78 @@ customer_id_violations as (
 
 ),
 
--- one pass over leads_master: every other fact the checks count
-lead_facts as (
+test_phones as (
 
-    select
-        crm_leads.customer_id,
-        leads.lead_id is not null as is_built,
-        leads.customer_id as expected_customer_id,
-        customer_merges.merged_customer_id is not null as is_on_merged_customer,
-        coalesce(lead_phone.is_test_number, false)
-        or coalesce(customer_phone.is_test_number, false) as is_on_test_number
-    from crm_leads
-    left join leads
-        on crm_leads.lead_id = leads.legacy_lead_id
-    left join crm_customers
-        on crm_leads.customer_id = crm_customers.customer_id
-    left join customer_merges
-        on crm_leads.customer_id = customer_merges.merged_customer_id
-    left join phone_numbers as lead_phone
-        on coalesce(crm_leads.phone_number_raw, '') = lead_phone.phone_raw
-    left join phone_numbers as customer_phone
-        on coalesce(crm_customers.phone_number_raw, '') = customer_phone.phone_raw
+    select phone_raw from phone_numbers
+    where is_test_number
+
+),
+
+customers_on_test_numbers as (
+
+    select customer_id from crm_customers
+    where coalesce(phone_number_raw, '') in (select test_phones.phone_raw from test_phones)
+
+),
+
+-- with the CRM's live customer_id (publish changes it); the leads_master index on customer_id
+-- finds the leads of a few customers
+leads_on_merged_customers as (
+
+    select count(*) as lead_count
+    from customer_merges
+    inner join crm_leads
+        on customer_merges.merged_customer_id = crm_leads.customer_id
+
+),
+
+leads_on_test_numbers as (
+
+    select count(*) as lead_count
+    from (
+        select crm_leads.lead_id
+        from crm_leads
+        where
+            crm_leads.customer_id is not null
+            and coalesce(crm_leads.phone_number_raw, '')
+            in (select test_phones.phone_raw from test_phones)
+        union
+        select crm_leads.lead_id
+        from customers_on_test_numbers
+        inner join crm_leads
+            on customers_on_test_numbers.customer_id = crm_leads.customer_id
+    ) as linked_on_test_numbers
+
+),
+
+-- built leads that no usable phone ties to a person, on CRM rows that still have no customer_id
+unlinkable_without_customer as (
+
+    select count(*) as lead_count
+    from unlinkable_leads
+    inner join crm_leads
+        on unlinkable_leads.legacy_lead_id = crm_leads.lead_id
+    where crm_leads.customer_id is null
 
 ),
 
 counts as (
 
     select
+        customer_id_violations.without_customer as without_customer_id,
+        customer_id_violations.missing_customer as with_unknown_customer_id,
         (
-            select customer_id_violations.without_customer from customer_id_violations
-        ) as without_customer_id,
-        (
-            select customer_id_violations.missing_customer from customer_id_violations
-        ) as with_unknown_customer_id,
-        count(*) filter (where expected_customer_id is not null and customer_id is null)
-            as linkable_without_customer_id,
+            select count(*) from customer_id_changes
+            where customer_id_changes.change_kind = 'set'
+        ) as linkable_without_customer_id,
         (select count(*) from customer_id_changes) as with_customer_id_to_change,
-        count(*) filter (where is_on_merged_customer) as on_merged_customer,
-        count(*) filter (where customer_id is not null and is_on_test_number)
-            as on_test_number,
-        count(*) filter (
-            where is_built and expected_customer_id is null and customer_id is null
-        ) as unlinkable_without_customer
-    from lead_facts
+        leads_on_merged_customers.lead_count as on_merged_customer,
+        leads_on_test_numbers.lead_count as on_test_number,
+        unlinkable_without_customer.lead_count as unlinkable_without_customer
+    from customer_id_violations
+    cross join leads_on_merged_customers
+    cross join leads_on_test_numbers
+    cross join unlinkable_without_customer
 
 ),
 
