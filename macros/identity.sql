@@ -47,3 +47,33 @@
             then coalesce({{ phone_alias }}.unusable_reason, 'empty')
     end
 {%- endmacro %}
+
+
+{#- The condition of customer_merges' pre-hook: its rows to build again. The customers the run
+    reads again (either side of the pair), a duplicate that no longer merges into that survivor,
+    and a row whose leads_master_ids or is_marked_in_crm differ from the CRM's live rows: publish
+    (and the app) repoint leads and mark merges without touching updated_at. -#}
+{% macro customer_merges_stale() %}
+    {%- set stored = this.identifier -%}
+    (
+        {{ stored }}.merged_customer_id in {{ identity_changed('crm_customer', 'bigint') }}
+        or {{ stored }}.surviving_customer_id in {{ identity_changed('crm_customer', 'bigint') }}
+        or not exists (
+            select from {{ ref('int_crm_customers_normalized') }} as crm_customer
+            where
+                crm_customer.customer_id = {{ stored }}.merged_customer_id
+                and crm_customer.is_merged
+                and crm_customer.surviving_customer_id = {{ stored }}.surviving_customer_id
+        )
+        or {{ stored }}.is_marked_in_crm is distinct from coalesce((
+            select crm_mark.merged_into_customer_id = {{ stored }}.surviving_customer_id
+            from {{ ref('stg_crm__customers') }} as crm_mark
+            where crm_mark.customer_id = {{ stored }}.merged_customer_id
+        ), false)
+        or {{ stored }}.leads_master_ids is distinct from coalesce((
+            select array_agg(crm_lead.lead_id order by crm_lead.lead_id)
+            from {{ ref('stg_crm__leads_master') }} as crm_lead
+            where crm_lead.customer_id = {{ stored }}.merged_customer_id
+        ), cast(array[] as bigint[]))
+    )
+{%- endmacro %}

@@ -81,6 +81,8 @@ def steps(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     steps.cli("load", "legacy", "--leads", str(legacy / "leads_master.csv"),
               "--customers", str(legacy / "customers.csv"), "--sources", str(legacy / "sources.csv"),
               "--history", str(legacy / "lead_sources_history.csv"))
+    # the column a first `publish --apply` adds, so that a step can mark a merge as publish does
+    steps.execute("alter table crm.customers add column merged_into_customer_id bigint")
     pages = sorted((SAMPLES / "knowlarity").glob("calllog_page_*.json"))
     steps.load("knowlarity", *pages[:2])
     steps.load("meta", *sorted((SAMPLES / "meta").glob("leads_page_*.json"))[:3])
@@ -214,7 +216,26 @@ def test_each_incremental_step_equals_a_full_refresh(steps: Steps, tmp_path: Pat
         where leads_master_count = 0 and merged_customer_id <> %s
         order by merged_customer_id limit 1""", (merged_id,))[0][0]
     steps.execute("delete from crm.customers where id = %s", (lone_duplicate,))
+    # publish marking a merge, and the app putting a lead on another duplicate, also without
+    # updated_at: customer_merges compares its rows with the CRM's live ones
+    pairs = query(steps.url, """
+        select merged_customer_id, surviving_customer_id from analytics.customer_merges
+        where merged_customer_id not in (%s, %s) and not is_marked_in_crm
+        order by merged_customer_id limit 2""", (merged_id, lone_duplicate))
+    (marked_id, marked_survivor), (other_id, other_survivor) = pairs
+    steps.execute("update crm.customers set merged_into_customer_id = %s where id = %s",
+                  (marked_survivor, marked_id))
+    lead_put_on_duplicate = query(steps.url, "select min(id) from crm.leads_master"
+                                             " where customer_id = %s", (other_survivor,))[0][0]
+    assert lead_put_on_duplicate is not None
+    steps.execute("update crm.leads_master set customer_id = %s where id = %s",
+                  (other_id, lead_put_on_duplicate))
     third = steps.build_and_compare()
+    assert query(steps.url, "select merged_customer_id, is_marked_in_crm,"
+                            " %s = any(leads_master_ids) from analytics.customer_merges"
+                            " where merged_customer_id in (%s, %s) order by 1",
+                 (lead_put_on_duplicate, marked_id, other_id)) == sorted(
+        [(marked_id, True, False), (other_id, False, True)])
     assert query(steps.url, "select count(*) from analytics.customer_merges"
                             " where merged_customer_id = %s", (lone_duplicate,)) == [(0,)]
     assert lead_on_duplicate not in query(steps.url, "select leads_master_ids from analytics.customer_merges"

@@ -1,16 +1,26 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ identity_replace_scope(customer_merges_stale()) }}"],
         post_hook=[
             "{{ ensure_key('primary key', 'merged_customer_id') }}",
         ],
     )
 }}
 
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
 -- CRM customers that are one person (their stored phones normalise to one E.164): each merged
 -- (non-surviving) customer, the survivor (lowest id) and the leads_master rows that point at the
--- merged one and so must be repointed. Rebuilt by every run from the few merged customers (an
--- index finds them) and the CRM's live customer_id of its leads, which publish repoints, and
--- whether the CRM already marks the merge (publish then has nothing left to do for it).
+-- merged one and so must be repointed, and whether the CRM already marks the merge (publish then
+-- has nothing left to do for it).
+-- Incremental: the pre-hook (customer_merges_stale) deletes the rows whose customers the run
+-- reads again and every row whose pointing leads or CRM mark differ from the CRM's live rows
+-- (publish repoints leads and marks merges without touching updated_at, so those are compared,
+-- not looked up by change); the run then builds every merged customer that has no row.
+{%- set restricted = identity_is_restricted() %}
 with
 
 crm_customers as not materialized (
@@ -35,6 +45,12 @@ merged as (
 
     select * from crm_customers
     where is_merged
+    {%- if restricted %}
+        and not exists (
+            select from {{ this }} as kept
+            where kept.merged_customer_id = crm_customers.customer_id
+        )
+    {%- endif %}
 
 ),
 
