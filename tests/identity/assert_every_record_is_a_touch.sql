@@ -20,9 +20,15 @@ crm_leads as (
 
 ),
 
-lead_touches as (
+-- read three times: inlined into each anti-join (a materialised copy of every touch costs more
+-- than the joins)
+lead_touches as not materialized (
 
-    select * from {{ ref('lead_touches') }}
+    select
+        source,
+        external_id,
+        legacy_lead_id
+    from {{ ref('lead_touches') }}
 
 ),
 
