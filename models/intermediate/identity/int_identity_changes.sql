@@ -174,9 +174,13 @@ changed_records as (
 
 ),
 
-changed_crm_leads as (
+-- the CRM leads created or edited since (read once: their keys come from these rows)
+changed_crm_lead_rows as (
 
-    select crm_leads.lead_id
+    select
+        crm_leads.lead_id,
+        crm_leads.source_id,
+        crm_leads.external_lead_id
     from crm_leads
     where
         (
@@ -216,6 +220,12 @@ changed_crm_leads as (
                 )
         )
         {%- endif %}
+
+),
+
+changed_crm_leads as (
+
+    select changed_crm_lead_rows.lead_id from changed_crm_lead_rows
     union
     select prior_touches.legacy_lead_id
     from prior_touches
@@ -232,14 +242,14 @@ changed_crm_leads as (
 -- the keys the changed CRM leads (and the history rows filed under them) have now and had
 changed_crm_lead_keys as (
 
-    select {{ touch_key("coalesce(crm_sources.channel, 'crm')", 'crm_leads.external_lead_id') }}
-        as touch_id
-    from crm_leads
+    select
+        {{ touch_key(
+            "coalesce(crm_sources.channel, 'crm')", 'changed_crm_lead_rows.external_lead_id'
+        ) }} as touch_id
+    from changed_crm_lead_rows
     left join crm_sources
-        on crm_leads.source_id = crm_sources.source_id
-    where
-        crm_leads.external_lead_id is not null
-        and crm_leads.lead_id in (select changed_crm_leads.lead_id from changed_crm_leads)
+        on changed_crm_lead_rows.source_id = crm_sources.source_id
+    where changed_crm_lead_rows.external_lead_id is not null
     union
     select {{ touch_key("'crm-lead'", 'cast(changed_crm_leads.lead_id as text)') }}
     from changed_crm_leads
@@ -361,9 +371,12 @@ crm_lead_scope as (
 
 ),
 
-changed_customers as (
+-- the customers created or edited since (read once: their phones come from these rows)
+changed_customer_rows as (
 
-    select crm_customers.customer_id
+    select
+        crm_customers.customer_id,
+        crm_customers.phone_number_raw
     from crm_customers
     where
         (
@@ -394,6 +407,12 @@ changed_customers as (
                 )
         )
         {%- endif %}
+
+),
+
+changed_customers as (
+
+    select changed_customer_rows.customer_id from changed_customer_rows
     union
     select prior_customers.customer_id
     from prior_customers
@@ -416,12 +435,10 @@ customer_phones as (
         and prior_customers.customer_id in (select changed_customers.customer_id from changed_customers)
     union
     select {{ person_e164('phone_numbers') }}
-    from crm_customers
+    from changed_customer_rows
     inner join phone_numbers
-        on coalesce(crm_customers.phone_number_raw, '') = phone_numbers.phone_raw
-    where
-        phone_numbers.is_usable
-        and crm_customers.customer_id in (select changed_customers.customer_id from changed_customers)
+        on coalesce(changed_customer_rows.phone_number_raw, '') = phone_numbers.phone_raw
+    where phone_numbers.is_usable
 
 ),
 
