@@ -1,7 +1,16 @@
-with
-
-source as (
-
+-- One select over its source as a subquery, not import CTEs: PostgreSQL never flattens a view
+-- whose query has a WITH list, so a caller's lookup by key (a join on the id) would scan the
+-- whole CRM table instead of using its primary key.
+select
+    id as customer_id,
+    phone_number_normalized as phone_number_raw,
+    nullif(trim(full_name), '') as full_name,
+    nullif(lower(trim(email)), '') as email,
+    nullif(trim(city), '') as city,
+    created_at,
+    updated_at,
+    merged_into_customer_id
+from (
     -- the columns read, by name: the view then depends on these only (see crm_source_columns)
     select
         {{ crm_source_columns('customers', ['id', 'phone_number_normalized'],
@@ -9,23 +18,4 @@ source as (
             'created_at': 'timestamptz', 'updated_at': 'timestamptz'},
             {'merged_into_customer_id': 'bigint'}) }}
     from {{ source('crm', 'customers') }}
-
-),
-
-renamed as (
-
-    select
-        id as customer_id,
-        phone_number_normalized as phone_number_raw,
-        nullif(trim(full_name), '') as full_name,
-        nullif(lower(trim(email)), '') as email,
-        nullif(trim(city), '') as city,
-        created_at,
-        updated_at,
-        merged_into_customer_id
-
-    from source
-
-)
-
-select * from renamed
+) as source  -- noqa: ST05

@@ -1,7 +1,28 @@
-with
+-- One select over its source as a subquery, not import CTEs: PostgreSQL never flattens a view
+-- whose query has a WITH list, so a caller's lookup by key (a join on the id) would scan the
+-- whole CRM table instead of using its primary key.
+select
+    id as lead_id,
 
-source as (
+    ---------- person, as the CRM stored it (two normalisers wrote these)
+    nullif(trim(full_name), '') as full_name,
+    phone_number_normalized as phone_number_raw,
+    alternate_phone_number as alternate_phone_raw,
 
+    ---------- lead
+    source_id,
+    nullif(trim(external_lead_id), '') as external_lead_id,
+    status,
+    status in ('Lost', 'Unqualified') as is_closed,
+    assigned_to as assigned_to_user_id,
+    branch_id,
+    customer_id,
+    raw_payload,
+
+    ---------- timestamps
+    created_at,
+    updated_at
+from (
     -- the columns read, by name: the view then depends on these only (see crm_source_columns)
     select
         {{ crm_source_columns('leads_master',
@@ -10,35 +31,4 @@ source as (
             'external_lead_id': 'text', 'assigned_to': 'bigint', 'branch_id': 'bigint',
             'raw_payload': 'jsonb', 'updated_at': 'timestamptz'}) }}
     from {{ source('crm', 'leads_master') }}
-
-),
-
-renamed as (
-
-    select
-        id as lead_id,
-
-        ---------- person, as the CRM stored it (two normalisers wrote these)
-        nullif(trim(full_name), '') as full_name,
-        phone_number_normalized as phone_number_raw,
-        alternate_phone_number as alternate_phone_raw,
-
-        ---------- lead
-        source_id,
-        nullif(trim(external_lead_id), '') as external_lead_id,
-        status,
-        status in ('Lost', 'Unqualified') as is_closed,
-        assigned_to as assigned_to_user_id,
-        branch_id,
-        customer_id,
-        raw_payload,
-
-        ---------- timestamps
-        created_at,
-        updated_at
-
-    from source
-
-)
-
-select * from renamed
+) as source  -- noqa: ST05
