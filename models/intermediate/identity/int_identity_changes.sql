@@ -163,13 +163,16 @@ changed_records as (
     select landed_records.touch_id
     from landed_records
     {%- if seen.touches %}
-        where not exists (
-            select from prior_touches
+        -- a lookup per row by the prior table's unique key, not an anti-join: the planner cannot
+        -- know how few rows the look-back holds and would hash the whole prior table instead
+        where not coalesce((
+            select true from prior_touches
             where
                 prior_touches.touch_id = landed_records.touch_id
                 and prior_touches.keyed_in_run <= (select batch.seen_through_run from batch)
                 and prior_touches.record_landed_at = landed_records.last_landed_at
-        )
+            limit 1
+        ), false)
     {%- endif %}
 
 ),
@@ -191,8 +194,8 @@ changed_crm_lead_rows as (
         -- change (else, after a publish that wrote 500,000 rows, every cycle for the length of
         -- the look-back would key them all again)
         {%- if seen.touches %}
-        and not exists (
-            select from prior_touches
+        and not coalesce((  -- a lookup per row, as in changed_records
+            select true from prior_touches
             where
                 prior_touches.touch_origin = 'crm_lead'
                 and prior_touches.legacy_lead_id = crm_leads.lead_id
@@ -218,7 +221,8 @@ changed_crm_lead_rows as (
                     prior_touches.phone_raw is not distinct from crm_leads.phone_number_raw
                     or prior_touches.phone_raw is not distinct from crm_leads.alternate_phone_raw
                 )
-        )
+            limit 1
+        ), false)
         {%- endif %}
 
 ),
@@ -385,8 +389,8 @@ changed_customer_rows as (
         )
         -- as for leads: a version a completed run already read is not a change
         {%- if seen.customers %}
-        and not exists (
-            select from prior_customers
+        and not coalesce((  -- a lookup per row, as in changed_records
+            select true from prior_customers
             where
                 prior_customers.customer_id = crm_customers.customer_id
                 and prior_customers.read_in_run <= (select batch.seen_through_run from batch)
@@ -405,7 +409,8 @@ changed_customer_rows as (
                     crm_customers.email,
                     crm_customers.city
                 )
-        )
+            limit 1
+        ), false)
         {%- endif %}
 
 ),
