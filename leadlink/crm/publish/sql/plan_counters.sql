@@ -4,9 +4,12 @@ with per_source as (
     select
         crm_leads.source_id,
         count(*) as total,
+        -- the day's start as a scalar subquery: computed once, not for every lead
         count(*) filter (
             where crm_leads.created_at >= (
-                date_trunc('day', now() at time zone 'Asia/Kolkata') at time zone 'Asia/Kolkata'
+                select
+                    date_trunc('day', now() at time zone 'Asia/Kolkata')
+                    at time zone 'Asia/Kolkata'
             )
         ) as today
     from {crm}.leads_master as crm_leads
