@@ -90,10 +90,18 @@ unseen as (
 
     select raw_strings.phone_raw
     from raw_strings
-    {% if is_incremental() %}
+    {%- if restricted %}
+        -- a lookup per string by the unique key, not an anti-join: the planner cannot know how
+        -- few strings the batch holds and would hash every string already parsed
+        where not coalesce((
+            select true from {{ this }} as seen
+            where seen.phone_raw = raw_strings.phone_raw
+            limit 1
+        ), false)
+    {%- elif is_incremental() %}
         left join {{ this }} as seen on raw_strings.phone_raw = seen.phone_raw
         where seen.phone_raw is null
-    {% endif %}
+    {%- endif %}
 
 ),
 
