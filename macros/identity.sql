@@ -77,3 +77,24 @@
         ), cast(array[] as bigint[]))
     )
 {%- endmacro %}
+
+
+{#- The condition of unlinkable_leads' pre-hook: its rows to build again. The leads the run
+    rebuilds, a lead that has a customer now, and a row whose crm_customer_id differs from the
+    CRM's live customer_id: publish and the app set it without touching updated_at. -#}
+{% macro unlinkable_leads_stale() %}
+    {%- set stored = this.identifier -%}
+    (
+        {{ stored }}.lead_id in {{ identity_leads() }}
+        or not coalesce((
+            select built_lead.customer_id is null
+            from {{ ref('leads') }} as built_lead
+            where built_lead.lead_id = {{ stored }}.lead_id
+        ), false)
+        or {{ stored }}.crm_customer_id is distinct from (
+            select crm_lead.customer_id
+            from {{ ref('stg_crm__leads_master') }} as crm_lead
+            where crm_lead.lead_id = {{ stored }}.legacy_lead_id
+        )
+    )
+{%- endmacro %}

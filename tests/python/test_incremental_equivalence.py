@@ -230,7 +230,16 @@ def test_each_incremental_step_equals_a_full_refresh(steps: Steps, tmp_path: Pat
     assert lead_put_on_duplicate is not None
     steps.execute("update crm.leads_master set customer_id = %s where id = %s",
                   (other_id, lead_put_on_duplicate))
+    # and staff attaching a customer to an unlinkable CRM lead by hand (the queue shows it)
+    unlinkable_lead = query(steps.url, """
+        select legacy_lead_id from analytics.unlinkable_leads
+        where legacy_lead_id is not null and crm_customer_id is null
+        order by legacy_lead_id limit 1""")[0][0]
+    steps.execute("update crm.leads_master set customer_id = %s where id = %s",
+                  (marked_survivor, unlinkable_lead))
     third = steps.build_and_compare()
+    assert query(steps.url, "select crm_customer_id from analytics.unlinkable_leads"
+                            " where legacy_lead_id = %s", (unlinkable_lead,)) == [(marked_survivor,)]
     assert query(steps.url, "select merged_customer_id, is_marked_in_crm,"
                             " %s = any(leads_master_ids) from analytics.customer_merges"
                             " where merged_customer_id in (%s, %s) order by 1",

@@ -1,15 +1,25 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ identity_replace_scope(unlinkable_leads_stale()) }}"],
         post_hook=[
             "{{ ensure_key('primary key', 'lead_id') }}",
         ],
     )
 }}
 
+-- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_identity_changes') }}
+-- depends_on: {{ ref('int_touches_assigned') }}
 -- The review queue: leads that no usable phone ties to a person (empty, not a number, too short
 -- or long, invalid, or a test number), with the normaliser's reason and what staff need to fix it.
--- Rebuilt by every run (the queue is small; leads finds its rows by index) with the CRM's live
--- customer_id, which publish can change without the row's updated_at.
+-- Incremental: the pre-hook (unlinkable_leads_stale) deletes the rows of the leads the run
+-- rebuilds, of leads linked since, and each row whose crm_customer_id differs from the CRM's
+-- live customer_id (publish changes it without the row's updated_at); the run then builds every
+-- unlinkable lead that has no row.
+{%- set restricted = identity_is_restricted() %}
 with
 
 leads as (
@@ -52,6 +62,12 @@ unlinkable as (
     left join crm_leads
         on leads.legacy_lead_id = crm_leads.lead_id
     where leads.customer_id is null
+    {%- if restricted %}
+        and not exists (
+            select from {{ this }} as kept
+            where kept.lead_id = leads.lead_id
+        )
+    {%- endif %}
 
 )
 
