@@ -22,9 +22,18 @@
 {%- set restricted = identity_is_restricted() %}
 with
 
-leads as (
+-- restricted: the leads without a row, picked first and computed once (else the planner joins
+-- every unlinkable lead with its touch and CRM row before it drops those already kept)
+leads_without_customer as {{ 'materialized' if restricted else 'not materialized' }} (
 
-    select * from {{ ref('leads') }}
+    select built_leads.* from {{ ref('leads') }} as built_leads
+    where built_leads.customer_id is null
+    {%- if restricted %}
+        and not exists (
+            select from {{ this }} as kept
+            where kept.lead_id = built_leads.lead_id
+        )
+    {%- endif %}
 
 ),
 
@@ -56,18 +65,11 @@ unlinkable as (
         lead_openers.form_email as email,
         leads.is_test_lead,
         crm_leads.customer_id as crm_customer_id
-    from leads
+    from leads_without_customer as leads
     inner join touches as lead_openers
         on leads.lead_id = lead_openers.touch_id
     left join crm_leads
         on leads.legacy_lead_id = crm_leads.lead_id
-    where leads.customer_id is null
-    {%- if restricted %}
-        and not exists (
-            select from {{ this }} as kept
-            where kept.lead_id = leads.lead_id
-        )
-    {%- endif %}
 
 )
 
