@@ -7,7 +7,9 @@ import logging
 import time
 from typing import Any
 
-from loaders.database import redact_url
+import psycopg2
+
+from loaders.database import database_message, redact_url
 from loaders.settings import Settings
 from loaders.state import LockBusy
 
@@ -19,6 +21,8 @@ BUSY_TEXT = "another leadlink publish"
 
 
 def _one_line(error: BaseException) -> str:
+    if isinstance(error, psycopg2.Error):
+        return database_message(error)
     text = str(error).strip()
     return redact_url(text.splitlines()[0]) if text else type(error).__name__
 

@@ -78,9 +78,7 @@ def run_source(source: str, load: Callable[[], LoadResult]) -> SourceOutcome:
     except HttpError as error:
         return SourceOutcome(source, "failed", EXIT_FAILED, str(error))
     except psycopg2.Error as error:  # the database went away mid-load: this run's failure, in one line
-        text = str(error).strip()
-        return SourceOutcome(source, "failed", EXIT_FAILED,
-                             f"database: {redact_url(text.splitlines()[0]) if text else type(error).__name__}")
+        return SourceOutcome(source, "failed", EXIT_FAILED, f"database: {database_message(error)}")
     if not result.ok:
         failed = "; ".join(f"{scope}: {message}" for scope, message in result.failed_scopes.items())
         return SourceOutcome(source, "failed", EXIT_FAILED, failed, result)
@@ -192,8 +190,7 @@ def build_and_record(settings: Settings, url: str, run_dbt: Callable[..., Any], 
     try:
         nothing_new.forget(settings, url, (nothing_new.BUILT, nothing_new.PUBLISHED))
     except psycopg2.Error as error:
-        text = str(error).strip()
-        log.error("before the build: %s", redact_url(text.splitlines()[0]) if text else error)
+        log.error("before the build: %s", database_message(error))
         return "failed (database unreachable before the build)", EXIT_FAILED, "full"
     status, code = build(settings, url, run_dbt, options, live)
     if code == EXIT_OK and before is not None:
@@ -207,9 +204,8 @@ def remember(settings: Settings, url: str, stage: str, before: nothing_new.Finge
     try:
         nothing_new.record(settings, url, stage, before)
     except psycopg2.Error as error:
-        text = str(error).strip()
         log.warning("could not record the %s fingerprint (the next cycle builds again): %s",
-                    stage, redact_url(text.splitlines()[0]) if text else type(error).__name__)
+                    stage, database_message(error))
 
 
 def run_cycle(settings: Settings, url: str, run_dbt: Callable[..., Any], options: RunOptions,
@@ -302,7 +298,9 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
         url = prepare(settings)
     except ConfigError as error:
         return failed_summary(EXIT_CONFIG, str(error))
-    except (psycopg2.Error, RuntimeError, OSError) as error:
+    except psycopg2.Error as error:
+        return failed_summary(EXIT_FAILED, f"database: {database_message(error)}")
+    except (RuntimeError, OSError) as error:  # the embedded server would not start, say
         message = redact_url(str(error).strip().splitlines()[0] if str(error).strip() else
                              type(error).__name__)
         return failed_summary(EXIT_FAILED, f"database: {message}")

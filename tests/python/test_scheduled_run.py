@@ -189,3 +189,20 @@ def test_the_database_going_away_mid_cycle_is_a_failed_summary_not_a_traceback(m
         "database: OperationalError: server closed the connection unexpectedly")
     assert "secret" not in summary["message"] and "\n" not in summary["message"]
     assert any("server closed" in record.getMessage() for record in caplog.records)
+
+
+def test_database_errors_of_a_load_and_of_publish_are_one_masked_line():
+    import psycopg2
+    from leadlink.pipeline import publish_step, scheduled_run
+
+    def cut() -> None:
+        raise psycopg2.OperationalError("could not insert +919845012345 into"
+                                        " postgresql://u:secret@db/x\nDETAIL: Key (phone)=(9845012345)")
+
+    outcome = scheduled_run.run_source("knowlarity", cut)
+    assert (outcome.status, outcome.exit_code) == ("failed", 1)
+    for message in (outcome.message, publish_step._one_line(psycopg2.OperationalError(
+            "could not insert +919845012345 into postgresql://u:secret@db/x\nDETAIL: 9845012345"))):
+        assert message.startswith("database: OperationalError") or message.startswith("OperationalError")
+        assert "secret" not in message and "9845012345" not in message and "DETAIL" not in message
+        assert "\n" not in message
