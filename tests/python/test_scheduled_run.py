@@ -193,6 +193,7 @@ def test_the_database_going_away_mid_cycle_is_a_failed_summary_not_a_traceback(m
 
 def test_database_errors_of_a_load_and_of_publish_are_one_masked_line():
     import psycopg2
+
     from leadlink.pipeline import publish_step, scheduled_run
 
     def cut() -> None:
