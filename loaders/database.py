@@ -70,6 +70,16 @@ def database_message(error: psycopg2.Error) -> str:
     return mask_phones(redact_urls_in(" ".join(line.split())))
 
 
+def error_line(error: BaseException) -> str:
+    """Any error in one printable line with its kind: database_message for a database error,
+    else `Kind: first line`; URLs redacted and phone-like numbers masked."""
+    if isinstance(error, psycopg2.Error):
+        return database_message(error)
+    text = (str(error).strip().splitlines() or [""])[0]
+    line = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return mask_phones(redact_urls_in(" ".join(line.split())))
+
+
 def ensure_database_exists(admin_url: str, database: str) -> None:
     conn = connect(admin_url, "leadlink-admin")
     conn.autocommit = True

@@ -7,9 +7,7 @@ import logging
 import time
 from typing import Any
 
-import psycopg2
-
-from loaders.database import database_message, redact_url
+from loaders.database import error_line
 from loaders.settings import Settings
 from loaders.state import LockBusy
 
@@ -18,13 +16,6 @@ log = logging.getLogger("leadlink.run")
 EXIT_OK, EXIT_FAILED, EXIT_LOCKED = 0, 1, 75
 # How publish says its lock is held (it wraps LockBusy in its own error).
 BUSY_TEXT = "another leadlink publish"
-
-
-def _one_line(error: BaseException) -> str:
-    if isinstance(error, psycopg2.Error):
-        return database_message(error)
-    text = str(error).strip()
-    return redact_url(text.splitlines()[0]) if text else type(error).__name__
 
 
 def publish_changes(settings: Settings, url: str, wait: bool = False) -> dict[str, Any]:
@@ -43,13 +34,12 @@ def publish_changes(settings: Settings, url: str, wait: bool = False) -> dict[st
             busy: BaseException = error
         except Exception as error:  # noqa: BLE001 - any failure is the run's exit 1, with its reason
             if not isinstance(error.__cause__, LockBusy) and BUSY_TEXT not in str(error):
-                log.error("publish failed: %s", _one_line(error), exc_info=log.isEnabledFor(logging.DEBUG))
-                return {"status": "failed", "exit_code": EXIT_FAILED,
-                        "message": f"{type(error).__name__}: {_one_line(error)}"}
+                log.error("publish failed: %s", error_line(error), exc_info=log.isEnabledFor(logging.DEBUG))
+                return {"status": "failed", "exit_code": EXIT_FAILED, "message": error_line(error)}
             busy = error
         if time.monotonic() >= attempt_until:
-            log.warning("publish: %s", _one_line(busy))
-            return {"status": "locked", "exit_code": EXIT_LOCKED, "message": _one_line(busy)}
+            log.warning("publish: %s", error_line(busy))
+            return {"status": "locked", "exit_code": EXIT_LOCKED, "message": error_line(busy)}
         time.sleep(1.0)
     result = applied.as_dict()
     figures = result.get("figures") or {}

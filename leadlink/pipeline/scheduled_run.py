@@ -25,7 +25,7 @@ import psycopg2
 from leadlink.pipeline import nothing_new
 from leadlink.pipeline.publish_step import publish_changes
 from leadlink.runtime.dbt_runner import DEFAULT_FORWARD
-from loaders.database import database_message, redact_url
+from loaders.database import database_message, error_line
 from loaders.http import AuthError, HttpError
 from loaders.settings import Settings
 from loaders.sources import SPECS
@@ -298,12 +298,8 @@ def run_all(settings: Settings, prepare: Callable[[Settings], str], run_dbt: Cal
         url = prepare(settings)
     except ConfigError as error:
         return failed_summary(EXIT_CONFIG, str(error))
-    except psycopg2.Error as error:
-        return failed_summary(EXIT_FAILED, f"database: {database_message(error)}")
-    except (RuntimeError, OSError) as error:  # the embedded server would not start, say
-        message = redact_url(str(error).strip().splitlines()[0] if str(error).strip() else
-                             type(error).__name__)
-        return failed_summary(EXIT_FAILED, f"database: {message}")
+    except (psycopg2.Error, RuntimeError, OSError) as error:  # unreachable, or no embedded server
+        return failed_summary(EXIT_FAILED, f"database: {error_line(error)}")
     try:
         return run_cycle(settings, url, run_dbt, options or RunOptions(), publish)
     except ConfigError as error:

@@ -163,6 +163,12 @@ def test_touch_types_follow_the_intake_cases(samples_db):
                       " where t.source = 'knowlarity' and t.external_id = c.call_uuid)") == [(0,)]
 
 
+def _crm_leads_on_built_leads(url: str, condition: str) -> int:
+    """leads_master rows joined with their mart lead (lm, l) that meet `condition`."""
+    return query(url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
+                      f" on l.legacy_lead_id = lm.id where {condition}")[0][0]
+
+
 def test_readiness_reports_each_check_and_exits_1_until_ready(samples_db):
     url, env = samples_db["url"], samples_db["env"]
     result = invoke(env, "readiness", "--json")
@@ -181,23 +187,17 @@ def test_readiness_reports_each_check_and_exits_1_until_ready(samples_db):
     assert checks["customer_id_foreign_key"]["failing_rows"] == query(
         url, "select count(*) from crm.leads_master as lm where customer_id is not null and"
              " not exists (select from crm.customers as c where c.id = lm.customer_id)")[0][0]
-    assert checks["customer_ids_current"]["failing_rows"] == query(
-        url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
-             " on l.legacy_lead_id = lm.id where l.customer_id is not null"
-             " and lm.customer_id is distinct from l.customer_id")[0][0] > 0
+    assert checks["customer_ids_current"]["failing_rows"] == _crm_leads_on_built_leads(
+        url, "l.customer_id is not null and lm.customer_id is distinct from l.customer_id") > 0
     assert checks["no_leads_on_merged_customers"]["failing_rows"] == query(
         url, "select count(*) from crm.leads_master where customer_id in"
              " (select merged_customer_id from analytics.customer_merges)")[0][0] > 0
     # the checks the model takes from the marts' own facts, counted here on a join of every CRM
     # lead with its mart lead
-    assert checks["linkable_leads_linked"]["failing_rows"] == query(
-        url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
-             " on l.legacy_lead_id = lm.id where l.customer_id is not null"
-             " and lm.customer_id is null")[0][0] > 0
-    assert checks["unlinkable_leads_without_customer"]["failing_rows"] == query(
-        url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
-             " on l.legacy_lead_id = lm.id where l.customer_id is null"
-             " and lm.customer_id is null")[0][0] > 0
+    assert checks["linkable_leads_linked"]["failing_rows"] == _crm_leads_on_built_leads(
+        url, "l.customer_id is not null and lm.customer_id is null") > 0
+    assert checks["unlinkable_leads_without_customer"]["failing_rows"] == _crm_leads_on_built_leads(
+        url, "l.customer_id is null and lm.customer_id is null") > 0
     on_test_numbers = query(
         url, "select count(*) from crm.leads_master as lm"
              " left join crm.customers as c on c.id = lm.customer_id"
@@ -241,10 +241,8 @@ def test_readiness_refresh_sees_the_crm_change(samples_copy):
     assert checks["linkable_leads_linked"]["failing_rows"] == 0
     assert checks["customer_ids_current"]["failing_rows"] == 0
     # unlinkable leads without a customer still block NOT NULL: no link can fix them
-    assert checks["unlinkable_leads_without_customer"]["failing_rows"] == query(
-        url, "select count(*) from crm.leads_master as lm inner join analytics.leads as l"
-             " on l.legacy_lead_id = lm.id where l.customer_id is null"
-             " and lm.customer_id is null")[0][0] > 0
+    assert checks["unlinkable_leads_without_customer"]["failing_rows"] == _crm_leads_on_built_leads(
+        url, "l.customer_id is null and lm.customer_id is null") > 0
     assert checks["customer_id_not_null"]["failing_rows"] == checks[
         "unlinkable_leads_without_customer"]["failing_rows"]
 

@@ -191,19 +191,23 @@ def test_the_database_going_away_mid_cycle_is_a_failed_summary_not_a_traceback(m
     assert any("server closed" in record.getMessage() for record in caplog.records)
 
 
-def test_database_errors_of_a_load_and_of_publish_are_one_masked_line():
+def test_database_errors_of_a_load_and_of_publish_are_one_masked_line(monkeypatch):
     import psycopg2
 
+    from leadlink.crm.publish import run as publish_run
     from leadlink.pipeline import publish_step, scheduled_run
 
-    def cut() -> None:
+    def cut(*args, **kwargs) -> None:
         raise psycopg2.OperationalError("could not insert +919845012345 into"
                                         " postgresql://u:secret@db/x\nDETAIL: Key (phone)=(9845012345)")
 
     outcome = scheduled_run.run_source("knowlarity", cut)
     assert (outcome.status, outcome.exit_code) == ("failed", 1)
-    for message in (outcome.message, publish_step._one_line(psycopg2.OperationalError(
-            "could not insert +919845012345 into postgresql://u:secret@db/x\nDETAIL: 9845012345"))):
-        assert message.startswith("database: OperationalError") or message.startswith("OperationalError")
+    monkeypatch.setattr(publish_run, "apply", cut)
+    published = publish_step.publish_changes(None, "postgresql://u:secret@db/x")
+    assert published["exit_code"] == 1
+    assert outcome.message.startswith("database: OperationalError: could not insert")
+    assert published["message"].startswith("OperationalError: could not insert")
+    for message in (outcome.message, published["message"]):
         assert "secret" not in message and "9845012345" not in message and "DETAIL" not in message
-        assert "\n" not in message
+        assert "\n" not in message and message.count("OperationalError") == 1
