@@ -40,6 +40,25 @@
 {% endmacro %}
 
 
+{#- The relation of one of the identity models that decide a run's scope. A model reads it with
+    ref(). A data test reads it from the graph: a test may ref() only the models it was parsed
+    with, and the scope models are upstream of every model whose tests read the scope. -#}
+{% macro identity_model(model_name) %}
+    {%- if model.resource_type == 'test' -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.name == model_name
+                and node.package_name == project_name -%}
+                {{ return(api.Relation.create(
+                    database=node.database, schema=node.schema, identifier=node.alias
+                )) }}
+            {%- endif -%}
+        {%- endfor -%}
+        {{ exceptions.raise_compiler_error('no model ' ~ model_name ~ ' in this project') }}
+    {%- endif -%}
+    {{ return(ref(model_name)) }}
+{% endmacro %}
+
+
 {#- Does this run rebuild every identity row (no checkpoint of a complete previous run, a changed
     seed, var or sources table, --full-refresh)? Read from int_identity_batch at run time. -#}
 {% macro identity_rebuilds_everything() %}
@@ -47,7 +66,7 @@
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set batch = ref('int_identity_batch') -%}
+    {%- set batch = identity_model('int_identity_batch') -%}
     {#- not built in this database (a lint or compile elsewhere): as on a first run -#}
     {%- if adapter.get_relation(batch.database, batch.schema, batch.identifier) is none -%}
         {{ return(true) }}
@@ -70,13 +89,13 @@
     {%- if key_type == 'text' -%}
         (
             select changed.change_key
-            from {{ ref('int_identity_changes') }} as changed
+            from {{ identity_model('int_identity_changes') }} as changed
             where changed.change_kind = '{{ kind }}'
         )
     {%- else -%}
         (
             select cast(changed.change_key as {{ key_type }})
-            from {{ ref('int_identity_changes') }} as changed
+            from {{ identity_model('int_identity_changes') }} as changed
             where changed.change_kind = '{{ kind }}'
         )
     {%- endif -%}
@@ -85,25 +104,85 @@
 
 {#- The people (usable E.164) whose touches, leads or customer this run rebuilds. -#}
 {% macro identity_people() %}
-    (select people.phone_e164 from {{ ref('int_identity_people') }} as people)
+    (select people.phone_e164 from {{ identity_model('int_identity_people') }} as people)
 {%- endmacro %}
 
 
-{#- The leads this run rebuilds: every lead of an affected person, every lead a changed touch is
-    in now or was in before. -#}
+{#- The leads this run rebuilds (int_identity_leads). -#}
 {% macro identity_leads() %}
-    (
-        select scoped.lead_id from {{ ref('int_touches_assigned') }} as scoped
-        where scoped.person_e164 in {{ identity_people() }}
-        union
-        select scoped.lead_id from {{ ref('int_touches_assigned') }} as scoped
-        where scoped.touch_id in {{ identity_changed('touch') }}
-        union
-        select changed.change_key
-        from {{ ref('int_identity_changes') }} as changed
-        where changed.change_kind = 'lead'
-    )
+    (select scoped_leads.lead_id from {{ identity_model('int_identity_leads') }} as scoped_leads)
 {%- endmacro %}
+
+
+{#- The rows of an identity model (built into `relation`) this run builds again, as a condition
+    on its columns (none for a model without a scope). The pre-hooks delete them
+    (identity_replace_scope) and a live build's data tests read only them (data_test_scope).
+    Each is one key `in` a set of keys, so the planner reads them by the key's index and knows
+    how few they are. customer_merges and unlinkable_leads also rebuild the rows whose live CRM
+    values changed (customer_merges_stale, unlinkable_leads_stale): their tests read the rows of
+    the changed customers and leads. -#}
+{% macro identity_rebuilt_rows(model_name, relation) %}
+    {%- if model_name == 'int_crm_customers_normalized' -%}
+        {{ return('customer_id in ' ~ identity_changed('crm_customer', 'bigint')) }}
+    {%- elif model_name == 'int_touches_unioned' -%}
+        {{ return('touch_id in ' ~ identity_changed('touch')) }}
+    {%- elif model_name == 'int_touches_assigned' -%}
+        {{ return(
+            'touch_id in (' ~ identity_changed('touch') ~ ' union select own.touch_id from '
+            ~ relation ~ ' as own where own.person_e164 in ' ~ identity_people() ~ ')'
+        ) }}
+    {%- elif model_name in ('int_customers_identified', 'customers') -%}
+        {{ return('phone_e164 in ' ~ identity_people()) }}
+    {%- elif model_name == 'leads' -%}
+        {{ return(
+            'lead_id in (' ~ identity_leads() ~ ' union select own.lead_id from ' ~ relation
+            ~ ' as own where own.phone_e164 in ' ~ identity_people() ~ ')'
+        ) }}
+    {%- elif model_name == 'lead_touches' -%}
+        {{ return(
+            'touch_id in (' ~ identity_changed('touch') ~ ' union select scoped.touch_id from '
+            ~ identity_model('int_touches_assigned') ~ ' as scoped where scoped.lead_id in '
+            ~ identity_leads() ~ ')'
+        ) }}
+    {%- elif model_name == 'unlinkable_leads' -%}
+        {{ return('lead_id in ' ~ identity_leads()) }}
+    {%- elif model_name == 'customer_merges' -%}
+        {%- set changed_customers = identity_changed('crm_customer', 'bigint') -%}
+        {{ return(
+            'merged_customer_id in (' ~ changed_customers ~ ' union select own.merged_customer_id'
+            ~ ' from ' ~ relation ~ ' as own where own.surviving_customer_id in ('
+            ~ changed_customers ~ ' union select scoped.customer_id from '
+            ~ identity_model('customers') ~ ' as scoped where scoped.phone_e164 in '
+            ~ identity_people() ~ '))'
+        ) }}
+    {%- endif -%}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#- The condition a data test of `relation` adds to its rows, or none to read them all. A live
+    `dbt build` (`leadlink run`) tests only the rows it built again (identity_rebuilt_rows); a
+    run that rebuilds everything, --full-refresh, `dbt test` and the var `full_data_tests` read
+    every row. `unique` always reads them all: a new duplicate may pair with a row kept as
+    built. -#}
+{% macro data_test_scope(relation) %}
+    {%- if not execute or model.resource_type != 'test' or relation is string -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH or var('full_data_tests', false) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set metadata = model.test_metadata or {} -%}
+    {%- if metadata.get('name') == 'unique'
+        or model.file_key_name != 'models.' ~ relation.identifier -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set scope = identity_rebuilt_rows(relation.identifier, relation) -%}
+    {%- if scope is none or identity_rebuilds_everything() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(scope) }}
+{% endmacro %}
 
 
 {#- Pre-hook of an incremental identity model: remove the rows this run rebuilds (all of them

@@ -39,6 +39,12 @@ SERVER_SETTINGS = {
     "timezone": "'UTC'",
     "log_min_messages": "warning",
 }
+# Given at every start (not only at initdb), so a server created before them gets them too. The
+# data sits in memory or on SSD: a random page costs about a sequential one, and the live build's
+# few-key lookups use their indexes instead of scanning a million rows; JIT compiling costs more
+# than it saves on queries of a second or less (docs/benchmarks.md; README for a server of your
+# own).
+PLANNER_SETTINGS = {"random_page_cost": "1.1", "jit": "off"}
 FAST_UNSAFE_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
@@ -208,7 +214,8 @@ class EmbeddedServer:
             result = _pg(
                 "pg_ctl",
                 ["start", "-w", "-t", "60", "-D", str(self.pgdata), "-l", str(log_file),
-                 "-o", f"-p {port}"],
+                 "-o", " ".join([f"-p {port}", *(f"-c {name}={value}"
+                                                  for name, value in PLANNER_SETTINGS.items())])],
                 check=False,
             )
             if result.returncode != 0:

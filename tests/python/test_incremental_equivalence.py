@@ -297,3 +297,39 @@ def test_rows_a_completed_run_read_are_not_changes_again_inside_the_look_back(st
                  (lead_id,)) == [("Lost",)]
     assert query(steps.url, "select count(*) from analytics_intermediate.int_identity_people"
                             " where phone_e164 = %s", (phone,)) == [(1,)]
+
+
+def test_a_live_build_tests_the_rows_it_rebuilt_and_dbt_test_reads_every_row(
+        steps: Steps, tmp_path: Path) -> None:
+    """data_test_scope: the data tests of a live `dbt build` read only the rows the build made
+    again; `dbt test`, the var full_data_tests and --full-refresh read every row."""
+    target = tmp_path / "target"
+    env = {**steps.env, "DBT_TARGET_PATH": str(target)}
+    assert invoke(env, "dbt", "build", *VARS).exit_code == 0
+    # a lead the next build keeps as built, with a customer that does not exist
+    lead_id, customer_id = query(steps.url, """
+        select lead_id, customer_id from analytics.leads
+        where customer_id is not null order by lead_id limit 1""")[0]
+    steps.execute("update analytics.leads set customer_id = -1 where lead_id = %s", (lead_id,))
+    try:
+        calls = tmp_path / "scope_calls.jsonl"
+        calls.write_text(json.dumps(_call("scope-0001", "+919845099001", "2025-12-05 10:00:00+05:30"))
+                         + "\n", encoding="utf-8")
+        steps.load("knowlarity", calls)
+        live = invoke(env, "dbt", "build", *VARS)
+        assert live.exit_code == 0, live.output[-3000:]
+        assert query(steps.url, "select is_everything from analytics_intermediate.int_identity_batch"
+                     ) == [(False,)]
+        compiled = next((target / "run").rglob("relationships_leads_customer_id__*.sql")).read_text()
+        assert "int_identity_leads" in compiled  # the scope, read by the test
+        assert query(steps.url, "select count(*) from analytics.leads where lead_id = %s"
+                                " and customer_id = -1", (lead_id,)) == [(1,)]  # kept as built
+
+        every_row = invoke(env, "dbt", "test", "--select", "leads", *VARS)
+        assert every_row.exit_code != 0
+        assert "relationships_leads_customer_id" in every_row.output
+        full_vars = ["--vars", "{incremental_lookback_minutes: 0.1, full_data_tests: true}"]
+        assert invoke(env, "dbt", "build", "--select", "leads", *full_vars).exit_code != 0
+    finally:
+        steps.execute("update analytics.leads set customer_id = %s where lead_id = %s",
+                      (customer_id, lead_id))

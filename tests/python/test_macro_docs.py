@@ -31,6 +31,7 @@ NOT_RENDERED = {
     "prior_relation": "a relation",
     "identity_rebuilds_everything": "runs a query",
     "identity_is_restricted": "a boolean",
+    "data_test_scope": "a condition only while a data test compiles (get_where_subquery, which is)",
 }
 
 

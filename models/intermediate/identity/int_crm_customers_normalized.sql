@@ -8,9 +8,7 @@
             {'columns': ['phone_e164']},
             {'columns': ['is_merged']},
         ],
-        pre_hook=["{{ identity_replace_scope(
-            'customer_id in ' ~ identity_changed('crm_customer', 'bigint')
-        ) }}"],
+        pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('int_crm_customers_normalized', this)) }}"],
         post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}

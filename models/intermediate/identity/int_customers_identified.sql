@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['phone_e164'], 'unique': True}],
-        pre_hook=["{{ identity_replace_scope('phone_e164 in ' ~ identity_people()) }}"],
+        pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('int_customers_identified', this)) }}"],
         post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}

@@ -8,9 +8,7 @@
             {'columns': ['lead_id']},
             {'columns': ['person_e164']},
         ],
-        pre_hook=["{{ identity_replace_scope(
-            'touch_id in ' ~ identity_changed('touch') ~ ' or person_e164 in ' ~ identity_people()
-        ) }}"],
+        pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('int_touches_assigned', this)) }}"],
         post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}

@@ -8,7 +8,7 @@
             {'columns': ['phone_e164']},
             {'columns': ['legacy_lead_id']},
         ],
-        pre_hook=["{{ identity_replace_scope('touch_id in ' ~ identity_changed('touch')) }}"],
+        pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('int_touches_unioned', this)) }}"],
         post_hook=["{{ identity_refresh_statistics() }}"],
     )
 }}

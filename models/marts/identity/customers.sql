@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=["{{ identity_replace_scope('phone_e164 in ' ~ identity_people()) }}"],
+        pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('customers', this)) }}"],
         post_hook=[
             "{{ ensure_key('primary key', 'customer_id') }}",
             "{{ ensure_key('unique', 'phone_e164') }}",

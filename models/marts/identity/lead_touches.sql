@@ -4,11 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['lead_id']}],
-        pre_hook=["{{ identity_replace_scope(
-            'touch_id in ' ~ identity_changed('touch')
-            ~ ' or touch_id in (select scoped.touch_id from ' ~ ref('int_touches_assigned')
-            ~ ' as scoped where scoped.lead_id in ' ~ identity_leads() ~ ')'
-        ) }}"],
+        pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('lead_touches', this)) }}"],
         post_hook=[
             "{{ ensure_key('primary key', 'touch_id') }}",
             "{{ ensure_key('unique', 'legacy_lead_id') }}",
@@ -19,6 +15,7 @@
 
 -- depends_on: {{ ref('int_identity_batch') }}
 -- depends_on: {{ ref('int_identity_changes') }}
+-- depends_on: {{ ref('int_identity_leads') }}
 -- depends_on: {{ ref('int_identity_people') }}
 
 -- Every inbound contact exactly once (each CRM lead row, each call uuid, each Meta lead id, each

@@ -4,9 +4,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['customer_id']}, {'columns': ['phone_e164']}],
-        pre_hook=["{{ identity_replace_scope(
-            'lead_id in ' ~ identity_leads() ~ ' or phone_e164 in ' ~ identity_people()
-        ) }}"],
+        pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('leads', this)) }}"],
         post_hook=[
             "{{ ensure_key('primary key', 'lead_id') }}",
             "{{ ensure_key('unique', 'legacy_lead_id') }}",
@@ -17,6 +15,7 @@
 
 -- depends_on: {{ ref('int_identity_batch') }}
 -- depends_on: {{ ref('int_identity_changes') }}
+-- depends_on: {{ ref('int_identity_leads') }}
 -- depends_on: {{ ref('int_identity_people') }}
 
 -- One row per lead (sales opportunity): every CRM lead with its id, and every lead the intake

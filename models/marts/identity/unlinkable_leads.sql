@@ -12,6 +12,7 @@
 
 -- depends_on: {{ ref('int_identity_batch') }}
 -- depends_on: {{ ref('int_identity_changes') }}
+-- depends_on: {{ ref('int_identity_leads') }}
 -- depends_on: {{ ref('int_touches_assigned') }}
 -- The review queue: leads that no usable phone ties to a person (empty, not a number, too short
 -- or long, invalid, or a test number), with the normaliser's reason and what staff need to fix it.
