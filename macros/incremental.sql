@@ -160,16 +160,26 @@
 {% endmacro %}
 
 
-{#- The condition a data test of `relation` adds to its rows, or none to read them all. A live
-    `dbt build` (`leadlink run`) tests only the rows it built again (identity_rebuilt_rows); a
-    run that rebuilds everything, --full-refresh, `dbt test` and the var `full_data_tests` read
-    every row. `unique` always reads them all: a new duplicate may pair with a row kept as
-    built. -#}
-{% macro data_test_scope(relation) %}
-    {%- if not execute or model.resource_type != 'test' or relation is string -%}
-        {{ return(none) }}
+{#- Does the data test being compiled read only the rows this build made again? Yes in a live
+    `dbt build` (`leadlink run`); no in a run that rebuilds everything, with --full-refresh, in
+    `dbt test` and with the var `full_data_tests`. -#}
+{% macro data_tests_read_rebuilt_rows() %}
+    {%- if not execute or model.resource_type != 'test' -%}
+        {{ return(false) }}
     {%- endif -%}
     {%- if flags.WHICH != 'build' or flags.FULL_REFRESH or var('full_data_tests', false) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(not identity_rebuilds_everything()) }}
+{% endmacro %}
+
+
+{#- The condition a generic data test of `relation` adds to its rows, or none to read them all:
+    in a live build (data_tests_read_rebuilt_rows), the rows the build made again
+    (identity_rebuilt_rows). `unique` always reads them all: a new duplicate may pair with a row
+    kept as built. -#}
+{% macro data_test_scope(relation) %}
+    {%- if not execute or relation is string or model.resource_type != 'test' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set metadata = model.test_metadata or {} -%}
@@ -178,7 +188,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set scope = identity_rebuilt_rows(relation.identifier, relation) -%}
-    {%- if scope is none or identity_rebuilds_everything() -%}
+    {%- if scope is none or not data_tests_read_rebuilt_rows() -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(scope) }}
