@@ -32,6 +32,7 @@ NOT_RENDERED = {
     "identity_rebuilds_everything": "runs a query",
     "identity_is_restricted": "a boolean",
     "data_test_scope": "a condition only while a data test compiles (get_where_subquery, which is)",
+    "data_tests_read_rebuilt_rows": "a boolean",
 }
 
 
