@@ -116,6 +116,16 @@ def other_writing(e164: str, rng: random.Random) -> str:
                        f"+91 {national[:5]}-{national[5:]}"])
 
 
+def _query(url: str, statement: str) -> list[tuple]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall()
+    finally:
+        conn.close()
+
+
 def known_customers(url: str, count: int, without_knowlarity_lead: bool) -> list[tuple[str, int]]:
     """(E.164, CRM customer id) of random published customers."""
     condition = ""
@@ -203,7 +213,11 @@ def cycles(args: argparse.Namespace) -> None:
     results: dict[int, dict[str, list[dict]]] = {}
     for rows in sizes:
         env, url = prepare(args.home, rows)
-        print(f"\n{rows:,} leads_master rows", flush=True)
+        # each run's cycles add their calls to the CRM: say what this run starts from
+        now = _query(url, "select (select count(*) from crm.leads_master),"
+                          " (select count(*) from crm.customers)")[0]
+        print(f"\n{rows:,} leads_master rows (now {now[0]:,} leads_master rows,"
+              f" {now[1]:,} customers)", flush=True)
         if args.warmup:  # moves the CRM's watermarks past the backfill's burst (see docs)
             land_calls(env, url, args.home / f"calls-{rows}-warmup.json", args.calls, seed=1)
             show("warm-up", one_cycle(env))
