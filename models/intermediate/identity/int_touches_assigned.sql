@@ -101,9 +101,12 @@ touches as not materialized (
 
     select * from all_touches
     {%- if restricted %}
-        where
-            touch_id in (select scoped_touches.touch_id from scoped_touches)
-            or touch_id in (select scoped_history.touch_id from scoped_history)
+        -- one key set, not two `in`s joined by `or`: that scans every touch against both
+        where touch_id in (
+            select scoped_touches.touch_id from scoped_touches
+            union
+            select scoped_history.touch_id from scoped_history
+        )
     {%- endif %}
 
 ),
