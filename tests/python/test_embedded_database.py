@@ -42,6 +42,11 @@ def test_up_twice_status_url_and_down(embedded_env: dict[str, str]) -> None:
                                "select count(*) > 0 from raw.schema_migrations"],
                               capture_output=True, text=True)
         assert psql.stdout.strip() == "t", psql.stderr
+        # the planner settings are given at every start (PLANNER_SETTINGS), not only at initdb
+        planner = subprocess.run([str(postgres_bin_dir() / "psql"), url, "-Atc",
+                                  "select current_setting('random_page_cost') || ' '"
+                                  " || current_setting('jit')"], capture_output=True, text=True)
+        assert planner.stdout.strip() == "1.1 off", planner.stderr
     finally:
         assert run(embedded_env, "db", "down").exit_code == 0
     stopped = run(embedded_env, "db", "status")
