@@ -10,6 +10,7 @@ rebuilt only part of the people (int_identity_people), not everything.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,12 +306,26 @@ def test_a_live_build_tests_the_rows_it_rebuilt_and_dbt_test_reads_every_row(
     again; `dbt test`, the var full_data_tests and --full-refresh read every row."""
     target = tmp_path / "target"
     env = {**steps.env, "DBT_TARGET_PATH": str(target)}
+    # a call landed after the look-back (6 s) so that the next build reads none of the earlier
+    time.sleep(7)
+    filler = tmp_path / "filler_call.jsonl"
+    filler.write_text(json.dumps(_call("scope-0000", "+919845099000", "2025-12-05 09:00:00+05:30"))
+                      + "\n", encoding="utf-8")
+    steps.load("knowlarity", filler)
     assert invoke(env, "dbt", "build", *VARS).exit_code == 0
     # a lead the next build keeps as built, with a customer that does not exist
     lead_id, customer_id = query(steps.url, """
         select lead_id, customer_id from analytics.leads
         where customer_id is not null order by lead_id limit 1""")[0]
     steps.execute("update analytics.leads set customer_id = -1 where lead_id = %s", (lead_id,))
+    # and the touch of the call landed first, a record the next build neither reads nor keys again
+    old_call = query(steps.url, """
+        select call_uuid from analytics_staging.stg_knowlarity__calls
+        order by last_landed_at, call_uuid limit 1""")[0][0]
+    steps.execute("create table analytics.scope_saved_touch as select * from analytics.lead_touches"
+                  " where source = 'knowlarity' and external_id = %s", (old_call,))
+    steps.execute("delete from analytics.lead_touches where source = 'knowlarity'"
+                  " and external_id = %s", (old_call,))
     try:
         calls = tmp_path / "scope_calls.jsonl"
         calls.write_text(json.dumps(_call("scope-0001", "+919845099001", "2025-12-05 10:00:00+05:30"))
@@ -322,14 +337,22 @@ def test_a_live_build_tests_the_rows_it_rebuilt_and_dbt_test_reads_every_row(
                      ) == [(False,)]
         compiled = next((target / "run").rglob("relationships_leads_customer_id__*.sql")).read_text()
         assert "int_identity_leads" in compiled  # the scope, read by the test
+        assert query(steps.url, "select count(*) from analytics.lead_touches"
+                                " where source = 'knowlarity' and external_id = %s", (old_call,)
+                     ) == [(0,)]  # still missing: the live build did not check that record
         assert query(steps.url, "select count(*) from analytics.leads where lead_id = %s"
                                 " and customer_id = -1", (lead_id,)) == [(1,)]  # kept as built
 
         every_row = invoke(env, "dbt", "test", "--select", "leads", *VARS)
         assert every_row.exit_code != 0
         assert "relationships_leads_customer_id" in every_row.output
+        singular = invoke(env, "dbt", "test", "--select", "assert_every_record_is_a_touch", *VARS)
+        assert singular.exit_code != 0
+        assert "Got 1 result" in singular.output, singular.output[-3000:]
         full_vars = ["--vars", "{incremental_lookback_minutes: 0.1, full_data_tests: true}"]
         assert invoke(env, "dbt", "build", "--select", "leads", *full_vars).exit_code != 0
     finally:
         steps.execute("update analytics.leads set customer_id = %s where lead_id = %s",
                       (customer_id, lead_id))
+        steps.execute("insert into analytics.lead_touches select * from analytics.scope_saved_touch")
+        steps.execute("drop table analytics.scope_saved_touch")
