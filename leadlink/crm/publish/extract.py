@@ -117,12 +117,45 @@ def stage_marts(target: PublishTarget, cursor: psycopg2.extensions.cursor,
     return counts
 
 
+def build_horizon(target: PublishTarget) -> int | None:
+    """The write horizon of the build the marts come from (publish_crm_horizon): CRM rows stamped
+    before it were read by a build. None when the CRM is in another database (its transaction
+    ids are not leadlink's) or the mart is missing or empty (a build from before it existed)."""
+    if target.separate_database:
+        return None
+    conn = target.connect_leadlink()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("select to_regclass(%s) is not null", (sql.Identifier(
+                target.analytics_schema, "publish_crm_horizon").as_string(cursor),))
+            if not cursor.fetchone()[0]:
+                return None
+            cursor.execute(sql.SQL("select max(crm_write_horizon) from {}.publish_crm_horizon")
+                           .format(sql.Identifier(target.analytics_schema)))
+            horizon = cursor.fetchone()[0]
+        conn.rollback()
+    finally:
+        conn.close()
+    return None if horizon is None else int(horizon)
+
+
+def written_since(horizon: int | None, alias: str) -> sql.Composable:
+    """A condition on the CRM table aliased `alias`: the row was written at or after the build's
+    horizon (see macros/crm_writes.sql), or true when the horizon is unknown."""
+    if horizon is None:
+        return sql.SQL("true")
+    return sql.SQL("age({}.xmin) <= age(cast(cast({} as text) as xid))").format(
+        sql.Identifier(alias), sql.Literal(horizon % 4_294_967_296))
+
+
 def stage_phone_matches(target: PublishTarget, cursor: psycopg2.extensions.cursor,
                         workspace: Workspace) -> int:
     """pub_phone_matches: CRM customers whose stored phone, through the one normaliser, is the
     number of a mart customer about to be inserted (the app may have created that person after
-    the build, in any writing). The normaliser runs where leadlink installed it."""
-    parts = {**target.schemas(), **workspace.parts()}
+    the build, in any writing). Only the customers written since the build's horizon can be one:
+    the build read every other. The normaliser runs where leadlink installed it."""
+    parts = {**target.schemas(), **workspace.parts(),
+             "written_since_build": written_since(build_horizon(target), "crm_customers")}
     cursor.execute(queries.statement("work_phone_candidates", parts))
     candidates = cursor.fetchall()
     workspace.create_columns(cursor, "pub_phone_matches",

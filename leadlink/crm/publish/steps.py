@@ -141,13 +141,14 @@ def delete_merged_step(run: Apply, runner: Step) -> None:
 
 def new_lead_steps(run: Apply, runner: Step) -> None:
     """Step 3: new leads (case A), then history rows (case C), whose lead may be one just added."""
-    def build(cursor: psycopg2.extensions.cursor) -> None:
-        work.build_new_lead_work(run.target, cursor, run.workspace)
-
-    run.read(build)
+    # the insert checks in the write itself that the CRM does not hold a lead yet
+    run.read(lambda cursor: work.build_new_lead_work(run.target, cursor, run.workspace,
+                                                     check_taken=False))
     runner.run("3.leads.insert_new", lambda: run.ranges(
         "3.leads.insert_new", "w_new_leads", "seq", "step_insert_leads"))
-    run.read(build)
+    # the leads just inserted resolve the history rows filed under them; w_new_leads is not
+    # built again (its check of every leads_master row costs a scan of the CRM's leads)
+    run.read(lambda cursor: work.build_history_work(run.target, cursor, run.workspace))
     runner.run("3.history.insert", lambda: run.ranges(
         "3.history.insert", "w_history", "seq", "step_insert_history"))
 

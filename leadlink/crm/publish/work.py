@@ -76,14 +76,27 @@ def build_lead_work(target: PublishTarget, cursor: psycopg2.extensions.cursor,
     _build(cursor, target, workspace, "w_repoint", ("lead_id",))
 
 
+def _build_numbered(cursor: psycopg2.extensions.cursor, target: PublishTarget,
+                    workspace: Workspace, name: str, **extra: sql.Composable) -> None:
+    """A work table numbered by `seq`, for key ranges."""
+    _build(cursor, target, workspace, name, (), **extra)
+    cursor.execute(sql.SQL("alter table {} add column seq bigserial").format(workspace.table(name)))
+    workspace.finish(cursor, name, ("seq",))
+
+
 def build_new_lead_work(target: PublishTarget, cursor: psycopg2.extensions.cursor,
-                        workspace: Workspace) -> None:
-    """w_new_leads (case A) and w_history (case C), each numbered by `seq` for key ranges."""
-    for name in ("w_new_leads", "w_history"):
-        _build(cursor, target, workspace, name, ())
-        cursor.execute(sql.SQL("alter table {} add column seq bigserial").format(
-            workspace.table(name)))
-        workspace.finish(cursor, name, ("seq",))
+                        workspace: Workspace, check_taken: bool = True) -> None:
+    """w_new_leads (case A) and w_history (case C). check_taken: leave out the leads the CRM
+    holds already (the plan's count); the apply's insert checks that in the write itself."""
+    _build_numbered(cursor, target, workspace, "w_new_leads", check_taken=sql.Literal(check_taken))
+    build_history_work(target, cursor, workspace)
+
+
+def build_history_work(target: PublishTarget, cursor: psycopg2.extensions.cursor,
+                       workspace: Workspace) -> None:
+    """w_history alone: after the new leads' step, which resolves the leads of the history rows
+    filed under a new lead (w_new_leads as it was built for that step still names them)."""
+    _build_numbered(cursor, target, workspace, "w_history")
 
 
 def build_archive_work(target: PublishTarget, cursor: psycopg2.extensions.cursor,

@@ -19,8 +19,13 @@ left join lateral (
     where sources.source_type = new_leads.source_type
 ) as crm_sources on true
 where
+    -- the plan counts only the leads the CRM does not hold yet; the apply's insert checks that in
+    -- the write itself, so its work table leaves out this scan of every CRM lead (check_taken
+    -- false: the anti-join's inner side is empty and never read)
     not exists (
         select from {crm}.leads_master as taken
-        where taken.external_lead_id = new_leads.external_lead_id
+        where
+            {check_taken}
+            and taken.external_lead_id = new_leads.external_lead_id
     )
 order by new_leads.external_lead_id asc, new_leads.created_at asc
