@@ -49,52 +49,129 @@
 {%- endmacro %}
 
 
-{#- The condition of customer_merges' pre-hook: its rows to build again. The customers the run
-    reads again (either side of the pair), a duplicate that no longer merges into that survivor,
-    and a row whose leads_master_ids or is_marked_in_crm differ from the CRM's live rows: publish
-    (and the app) repoint leads and mark merges without touching updated_at. -#}
+{#- The CRM leads whose rows this run looks at again: written since the last complete run
+    (int_crm_written_rows) or in the run's crm_lead scope (int_identity_changes: created, edited,
+    deleted, claiming a changed external id). A subquery for `... in <subquery>`. -#}
+{% macro crm_leads_to_compare() %}
+    (
+        select written_lead.row_id
+        from {{ identity_model('int_crm_written_rows') }} as written_lead
+        where written_lead.crm_table = 'leads_master'
+        union
+        select cast(changed.change_key as bigint)
+        from {{ identity_model('int_identity_changes') }} as changed
+        where changed.change_kind = 'crm_lead'
+    )
+{%- endmacro %}
+
+
+{#- The CRM leads whose customer_id change leads_master_customer_id_changes compares again: the
+    CRM leads to compare (written since the last run, or in its crm_lead scope) and those of
+    the leads the run rebuilds (their customer_id in the marts may have changed). -#}
+{% macro customer_id_changes_scope() %}
+    (
+        select compared.row_id from {{ crm_leads_to_compare() }} as compared (row_id)
+        union
+        select rebuilt_lead.legacy_lead_id
+        from {{ ref('leads') }} as rebuilt_lead
+        where
+            rebuilt_lead.lead_id in {{ identity_leads() }}
+            and rebuilt_lead.legacy_lead_id is not null
+    )
+{%- endmacro %}
+
+
+{#- The CRM customers publish_customers_baseline compares again: written since the last run,
+    read again by this run (crm_customer), and the customers of the people it rebuilds. -#}
+{% macro customers_baseline_scope() %}
+    (
+        select written_customer.row_id from {{ crm_written('customers') }} as written_customer (row_id)
+        union
+        select cast(changed.change_key as bigint)
+        from {{ identity_model('int_identity_changes') }} as changed
+        where changed.change_kind = 'crm_customer'
+        union
+        select rebuilt_customer.customer_id
+        from {{ ref('customers') }} as rebuilt_customer
+        where rebuilt_customer.phone_e164 in {{ identity_people() }}
+    )
+{%- endmacro %}
+
+
+{#- The condition of publish_customers_baseline's pre-hook: the customers it compares again, and
+    a row whose customer is no longer in the customers mart (its person was rebuilt). -#}
+{% macro customers_baseline_stale() %}
+    {%- set stored = this.identifier -%}
+    (
+        {{ stored }}.customer_id in {{ customers_baseline_scope() }}
+        -- a lookup per row by the primary key: as `not exists`, the planner hashes every customer
+        or not coalesce((
+            select true from {{ ref('customers') }} as mart_customer
+            where mart_customer.customer_id = {{ stored }}.customer_id
+        ), false)
+    )
+{%- endmacro %}
+
+
+{#- The CRM leads whose readiness facts readiness_failing_leads checks again: the CRM leads to
+    compare (written since the last run, or in its crm_lead scope) and the leads on a customer
+    written or read again since (created, deleted, its phone edited). -#}
+{% macro readiness_leads_scope() %}
+    (
+        select compared.row_id from {{ crm_leads_to_compare() }} as compared (row_id)
+        union
+        select crm_lead.lead_id
+        from {{ ref('stg_crm__leads_master') }} as crm_lead
+        where crm_lead.customer_id in (
+            select written_customer.row_id
+            from {{ crm_written('customers') }} as written_customer (row_id)
+            union
+            select cast(changed.change_key as bigint)
+            from {{ identity_model('int_identity_changes') }} as changed
+            where changed.change_kind = 'crm_customer'
+        )
+    )
+{%- endmacro %}
+
+
+{#- The merged customers whose customer_merges rows a CRM write since the last complete run may
+    have made stale: the customer written (its merge mark), a lead written (or in the run's
+    crm_lead scope) that points at it now or did when its row was built (array_overlaps on
+    leads_master_ids, which a GIN index answers). A subquery for `... in <subquery>`; read by the
+    model after its pre-hook, which deletes only rows of customers read again. -#}
+{% macro customer_merges_touched_by_writes() %}
+    {%- set compared_leads = crm_leads_to_compare() -%}
+    (
+        select written_customer.row_id
+        from {{ crm_written('customers') }} as written_customer (row_id)
+        union
+        select crm_lead.customer_id
+        from {{ ref('stg_crm__leads_master') }} as crm_lead
+        where crm_lead.lead_id in {{ compared_leads }}
+        union
+        select pointed_at.merged_customer_id
+        from {{ this }} as pointed_at
+        where {{ array_overlaps('pointed_at.leads_master_ids', compared_leads) }}
+    )
+{%- endmacro %}
+
+
+{#- The condition of customer_merges' pre-hook: the rows of the customers the run reads again
+    (either side of the pair). The model builds those again and replaces the rows CRM writes
+    touched (customer_merges_touched_by_writes, delete+insert). -#}
 {% macro customer_merges_stale() %}
     {%- set stored = this.identifier -%}
     (
         {{ stored }}.merged_customer_id in {{ identity_changed('crm_customer', 'bigint') }}
         or {{ stored }}.surviving_customer_id in {{ identity_changed('crm_customer', 'bigint') }}
-        or not exists (
-            select from {{ ref('int_crm_customers_normalized') }} as crm_customer
-            where
-                crm_customer.customer_id = {{ stored }}.merged_customer_id
-                and crm_customer.is_merged
-                and crm_customer.surviving_customer_id = {{ stored }}.surviving_customer_id
-        )
-        or {{ stored }}.is_marked_in_crm is distinct from coalesce((
-            select crm_mark.merged_into_customer_id = {{ stored }}.surviving_customer_id
-            from {{ ref('stg_crm__customers') }} as crm_mark
-            where crm_mark.customer_id = {{ stored }}.merged_customer_id
-        ), false)
-        or {{ stored }}.leads_master_ids is distinct from coalesce((
-            select array_agg(crm_lead.lead_id order by crm_lead.lead_id)
-            from {{ ref('stg_crm__leads_master') }} as crm_lead
-            where crm_lead.customer_id = {{ stored }}.merged_customer_id
-        ), cast(array[] as bigint[]))
     )
 {%- endmacro %}
 
 
-{#- The condition of unlinkable_leads' pre-hook: its rows to build again. The leads the run
-    rebuilds, a lead that has a customer now, and a row whose crm_customer_id differs from the
-    CRM's live customer_id: publish and the app set it without touching updated_at. -#}
+{#- The condition of unlinkable_leads' pre-hook: the rows of the leads the run rebuilds, which
+    the model builds again. A CRM write of a lead's customer_id (publish and the app set it
+    without touching updated_at) is a change of that lead, so its lead is among them. -#}
 {% macro unlinkable_leads_stale() %}
     {%- set stored = this.identifier -%}
-    (
-        {{ stored }}.lead_id in {{ identity_leads() }}
-        or not coalesce((
-            select built_lead.customer_id is null
-            from {{ ref('leads') }} as built_lead
-            where built_lead.lead_id = {{ stored }}.lead_id
-        ), false)
-        or {{ stored }}.crm_customer_id is distinct from (
-            select crm_lead.customer_id
-            from {{ ref('stg_crm__leads_master') }} as crm_lead
-            where crm_lead.lead_id = {{ stored }}.legacy_lead_id
-        )
-    )
+    {{ stored }}.lead_id in {{ identity_leads() }}
 {%- endmacro %}

@@ -231,6 +231,47 @@
 {% endmacro %}
 
 
+{#- Post-hook: an index on one column of this model, created once, also on a table an earlier
+    version built without it (the `indexes` config only indexes a table dbt creates).
+    method: btree, or gin for an array column that array_overlaps reads (PostgreSQL; elsewhere a
+    gin index is left out). -#}
+{% macro ensure_index(column, method='btree') %}
+    {{ return(adapter.dispatch('ensure_index', 'leadlink')(column, method)) }}
+{% endmacro %}
+
+{% macro default__ensure_index(column, method='btree') %}
+    {%- if method == 'btree' -%}
+        create index if not exists {{ this.identifier }}_{{ column }} on {{ this }} ({{ column }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{% endmacro %}
+
+{% macro postgres__ensure_index(column, method='btree') %}
+    {%- set relation = this.include(database=false) -%}
+    do $$
+    begin
+        if not exists (
+            select from pg_index
+            inner join pg_class as index_class on pg_index.indexrelid = index_class.oid
+            inner join pg_am on index_class.relam = pg_am.oid
+            where
+                pg_index.indrelid = '{{ relation }}'::regclass
+                and pg_am.amname = '{{ method }}'
+                and pg_index.indnatts = 1
+                and pg_index.indpred is null
+                and pg_index.indkey[0] = (
+                    select attnum from pg_attribute
+                    where attrelid = '{{ relation }}'::regclass and attname = '{{ column }}'
+                )
+        ) then
+            create index on {{ relation }} using {{ method }} ({{ column }});
+        end if;
+    end
+    $$
+{% endmacro %}
+
+
 {#- Post-hook of an incremental identity model: fresh planner statistics when this run wrote a
     large part of the table (a rebuild, a first build, the run after a big publish). The next
     models join these tables with the run's scope; with statistics from before the burst (or none:

@@ -17,7 +17,9 @@ from leadlink.runtime.dbt_runner import run_dbt
 from loaders.database import connection
 from loaders.settings import Settings
 
-READINESS_MODELS = ["leads_master_customer_id_changes", "readiness_checks"]
+# rebuilt whole by --refresh: the facts are kept up to date by each build from the CRM rows
+# written since the last one, and a refresh re-reads every row instead
+READINESS_MODELS = ["readiness_failing_leads", "leads_master_customer_id_changes", "readiness_checks"]
 
 
 class NotBuiltError(RuntimeError):
@@ -51,7 +53,7 @@ def read_checks(settings: Settings, url: str) -> list[Check]:
 
 def refresh_checks(settings: Settings, url: str) -> None:
     """Rebuild the readiness models against the CRM's tables as they are now."""
-    result = run_dbt(settings, url, ["run", "--quiet", "--select", *READINESS_MODELS],
+    result = run_dbt(settings, url, ["run", "--quiet", "--full-refresh", "--select", *READINESS_MODELS],
                      capture=True)
     if result.returncode != 0:
         raise NotBuiltError(f"dbt run of the readiness models failed:\n{result.stdout[-2000:]}"

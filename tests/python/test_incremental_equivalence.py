@@ -3,8 +3,9 @@
 One database: the samples landed in parts, each step followed by an incremental `dbt run` into
 the `analytics` schemas and a `dbt run --full-refresh` of the same project into a second set of
 schemas (`analytics_full`, LEADLINK_ANALYTICS_SCHEMA), which read the same raw and CRM tables.
-After each step every identity mart must be equal row for row, and the incremental run must have
-rebuilt only part of the people (int_identity_people), not everything.
+After each step every identity mart and every mart kept up to date from the CRM's writes (the
+readiness facts and checks, the customers baseline) must be equal row for row, and the
+incremental run must have rebuilt only part of the people (int_identity_people), not everything.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ from psycopg2 import sql
 
 SAMPLES = PROJECT_DIR / "samples"
 MARTS = {"customers": "customer_id", "leads": "lead_id", "lead_touches": "touch_id",
-         "unlinkable_leads": "lead_id", "customer_merges": "merged_customer_id"}
+         "unlinkable_leads": "lead_id", "customer_merges": "merged_customer_id",
+         # kept up to date from the CRM rows written since the last run (int_crm_written_rows)
+         "leads_master_customer_id_changes": "legacy_lead_id",
+         "readiness_failing_leads": "legacy_lead_id", "publish_customers_baseline": "customer_id"}
 # a look-back of 6 s (the samples land within seconds of each other), the same in every
 # invocation so dbt's partial parsing holds
 VARS = ["--vars", "{incremental_lookback_minutes: 0.1}"]
-# the identity models and what they read (not the readiness and publish models)
-IDENTITY = ["--select", "+int_identity_checkpoint", "phone_aliases", "--resource-type", "model",
+# the identity models, the marts kept from the CRM's writes, and what they read
+IDENTITY = ["--select", "+int_identity_checkpoint", "phone_aliases", "readiness_checks",
+            "--resource-type", "model",
             "--resource-type", "seed", *VARS]
 
 
@@ -65,6 +70,9 @@ class Steps:
         incremental, refreshed = self.marts("analytics"), self.marts("analytics_full")
         for mart in MARTS:
             assert incremental[mart] == refreshed[mart], f"{mart} differs from --full-refresh"
+        checks = "select check_name, failing_rows from {}.readiness_checks order by check_order"
+        assert query(self.url, checks.format("analytics")) == query(
+            self.url, checks.format("analytics_full")), "readiness_checks differ from --full-refresh"
         aliases = set(query(self.url, "select phone_raw, phone_e164 from analytics.phone_aliases"))
         assert set(query(self.url, "select phone_raw, phone_e164 from analytics_full.phone_aliases")
                    ) <= aliases

@@ -68,8 +68,10 @@ def test_publish_counts_with_the_readiness_macro(tmp_path: Path):
     assert statement == sql.SQL(rendered).format(lead_customers=sql.Identifier("crm", "leads_master"),
                                                  customer_ids=sql.Identifier("crm", "customers"))
     assert "from {customer_ids} as known_customers" in rendered and "from {lead_customers}" in rendered
-    assert "lead_customer_violations(" in (
-        PROJECT_DIR / "models" / "marts" / "readiness" / "readiness_checks.sql").read_text()
+    # the readiness facts use the same definition, per lead (the counts are of its rows)
+    assert "lead_customer_violation_rows(" in (PROJECT_DIR / constraints.VIOLATIONS_MACRO).read_text()
+    assert "lead_customer_violation_rows(" in (
+        PROJECT_DIR / "models" / "marts" / "readiness" / "readiness_failing_leads.sql").read_text()
 
     # plain Jinja only: a macro that needs dbt's context fails loudly instead of rendering blanks
     needs_dbt = tmp_path / "needs_dbt.sql"

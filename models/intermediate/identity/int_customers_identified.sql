@@ -5,7 +5,10 @@
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['phone_e164'], 'unique': True}],
         pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('int_customers_identified', this)) }}"],
-        post_hook=["{{ identity_refresh_statistics() }}"],
+        post_hook=[
+            "{{ identity_refresh_statistics() }}",
+            "{{ ensure_key('unique', 'customer_id') }}",
+        ],
     )
 }}
 
@@ -15,7 +18,8 @@
 -- One customer_id per person (usable E.164), for good: the CRM's id when the CRM has the person
 -- (the survivor of a merge), else an id computed from the phone (macro stable_customer_id), which
 -- no run, --full-refresh or arrival order can change. Junk and invalid numbers are nobody.
--- Incremental: a run identifies again the people of int_identity_people only.
+-- Incremental: a run identifies again the people of int_identity_people only. customer_id is a
+-- unique key of the table (its unique test then reads the catalog, not every row).
 {%- set restricted = identity_is_restricted() %}
 with
 

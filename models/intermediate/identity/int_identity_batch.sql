@@ -1,15 +1,18 @@
 -- What this run of the identity models has to look at: one row with the watermarks of the inputs
 -- now, and from where to re-read them (the watermarks of the last complete run, in
 -- int_identity_checkpoint, less `incremental_lookback_minutes` for transactions that committed
--- late). is_everything: no complete previous run, a changed seed, var or CRM sources table, or
--- --full-refresh: every identity row is rebuilt.
+-- late), and the write horizon (macros/crm_writes.sql): the CRM rows stamped since the last
+-- complete run's horizon are the rows written since, by anyone (int_crm_written_rows).
+-- is_everything: no complete previous run, a changed seed, var or CRM sources table, a horizon
+-- unknown or too far back, or --full-refresh: every identity row is rebuilt.
 {%- set checkpoint = prior_relation('int_identity_checkpoint') %}
 {%- set prior_models = [
     'int_touches_unioned', 'int_touches_assigned', 'int_crm_customers_normalized',
     'lead_touches',
 ] %}
 {%- set ns = namespace(
-    complete=checkpoint is not none and not flags.FULL_REFRESH, prior_run_number='cast(null as bigint)'
+    complete=checkpoint is not none and not flags.FULL_REFRESH, prior_run_number='cast(null as bigint)',
+    prior_horizon='cast(null as bigint)'
 ) %}
 {%- for name in prior_models %}
     {%- if prior_relation(name) is none %}{% set ns.complete = false %}{% endif %}
@@ -19,6 +22,7 @@
 {%- if ns.complete and execute %}
     {%- for column in adapter.get_columns_in_relation(checkpoint) %}
         {%- if column.name == 'run_number' %}{% set ns.prior_run_number = 'previous.run_number' %}{% endif %}
+        {%- if column.name == 'crm_write_horizon' %}{% set ns.prior_horizon = 'previous.crm_write_horizon' %}{% endif %}
     {%- endfor %}
 {%- endif %}
 with
@@ -100,7 +104,6 @@ rules as (
 lead_facts as (
 
     select
-        max(greatest(created_at, updated_at)) as crm_leads_changed_through,
         count(*) as crm_lead_count,
         max(lead_id) as crm_lead_max_id
     from crm_leads
@@ -110,7 +113,6 @@ lead_facts as (
 customer_facts as (
 
     select
-        max(greatest(created_at, updated_at)) as crm_customers_changed_through,
         count(*) as crm_customer_count,
         max(customer_id) as crm_customer_max_id
     from crm_customers
@@ -131,15 +133,14 @@ current_state as (
     select
         (select max(knowlarity_calls.last_landed_at) from knowlarity_calls) as calls_landed_through,
         (select max(meta_leads.last_landed_at) from meta_leads) as meta_landed_through,
-        lead_facts.crm_leads_changed_through,
         lead_facts.crm_lead_count,
         lead_facts.crm_lead_max_id,
-        customer_facts.crm_customers_changed_through,
         customer_facts.crm_customer_count,
         customer_facts.crm_customer_max_id,
         history_facts.crm_history_received_through,
         history_facts.crm_history_count,
-        rules.rules_fingerprint
+        rules.rules_fingerprint,
+        {{ crm_write_horizon() }} as crm_write_horizon
     from lead_facts
     cross join customer_facts
     cross join history_facts
@@ -181,21 +182,21 @@ batch as (
         -- number is at most seen_through_run was written by a run that completed
         coalesce({{ ns.prior_run_number }}, 0) + 1 as run_number,
         {{ ns.prior_run_number }} as seen_through_run,
-        coalesce(previous.rules_fingerprint <> current_state.rules_fingerprint, true)
-            as is_everything,
+        coalesce(
+            previous.rules_fingerprint <> current_state.rules_fingerprint
+            -- rows are compared with a horizon only within its reach (crm_writes.sql)
+            or current_state.crm_write_horizon - {{ ns.prior_horizon }}
+            >= {{ crm_write_horizon_reach() }},
+            true
+        ) as is_everything,
+        -- the CRM rows stamped at or after this were written since the last complete run
+        {{ ns.prior_horizon }} as crm_written_since,
         coalesce(
             previous.calls_landed_through - {{ lookback }}, cast('-infinity' as timestamptz)
         ) as calls_landed_since,
         coalesce(
             previous.meta_landed_through - {{ lookback }}, cast('-infinity' as timestamptz)
         ) as meta_landed_since,
-        coalesce(
-            previous.crm_leads_changed_through - {{ lookback }}, cast('-infinity' as timestamptz)
-        ) as crm_leads_changed_since,
-        coalesce(
-            previous.crm_customers_changed_through - {{ lookback }},
-            cast('-infinity' as timestamptz)
-        ) as crm_customers_changed_since,
         coalesce(
             previous.crm_history_received_through - {{ lookback }},
             cast('-infinity' as timestamptz)

@@ -6,6 +6,7 @@
 }}
 
 -- depends_on: {{ ref('int_identity_batch') }}
+-- depends_on: {{ ref('int_crm_written_rows') }}
 -- What changed since the last complete run, as keys (change_kind, change_key), with what the
 -- changed rows were before (read from the models as the last run left them):
 --   touch         every touch_id to key again: new or changed calls and Meta leads, CRM leads
@@ -177,7 +178,7 @@ changed_records as (
 
 ),
 
--- the CRM leads created or edited since (read once: their keys come from these rows)
+-- the CRM leads written since (int_crm_written_rows; read once: their keys come from these rows)
 changed_crm_lead_rows as (
 
     select
@@ -186,13 +187,10 @@ changed_crm_lead_rows as (
         crm_leads.external_lead_id
     from crm_leads
     where
-        (
-            crm_leads.created_at >= (select batch.crm_leads_changed_since from batch)
-            or crm_leads.updated_at >= (select batch.crm_leads_changed_since from batch)
-        )
-        -- the look-back re-reads rows a completed run already keyed: the same version is not a
-        -- change (else, after a publish that wrote 500,000 rows, every cycle for the length of
-        -- the look-back would key them all again)
+        crm_leads.lead_id in {{ crm_written('leads_master') }}
+        -- a write may leave every value the touches read as it was (publish setting the
+        -- customer_id a row already had, an edit of a column leadlink does not read): a version
+        -- a completed run already keyed is not a change
         {%- if seen.touches %}
         and not coalesce((  -- a lookup per row, as in changed_records
             select true from prior_touches
@@ -335,19 +333,36 @@ direct_keys as (
 
 ),
 
--- which CRM row holds an external id can change: every row claiming one is keyed again
+-- which CRM row holds an external id can change: every row claiming one is keyed again. A CRM
+-- lead written since claims what it holds now; every other one what its touch recorded (found
+-- by the touches' index on external_id: the CRM has none, and a scan of leads_master would cost
+-- what the CRM's size costs)
+claimed_ids as (
+
+    select substr(direct_keys.touch_id, strpos(direct_keys.touch_id, ':') + 1) as external_id
+    from direct_keys
+
+),
+
 claiming_leads as (
 
-    select crm_leads.lead_id
-    from crm_leads
+    select changed_crm_lead_rows.lead_id
+    from changed_crm_lead_rows
     left join crm_sources
-        on crm_leads.source_id = crm_sources.source_id
+        on changed_crm_lead_rows.source_id = crm_sources.source_id
     where
-        crm_leads.external_lead_id in (
-            select substr(direct_keys.touch_id, strpos(direct_keys.touch_id, ':') + 1)
-            from direct_keys
-        )
-        and {{ touch_key("coalesce(crm_sources.channel, 'crm')", 'crm_leads.external_lead_id') }}
+        changed_crm_lead_rows.external_lead_id in (select claimed_ids.external_id from claimed_ids)
+        and {{ touch_key(
+            "coalesce(crm_sources.channel, 'crm')", 'changed_crm_lead_rows.external_lead_id'
+        ) }}
+        in (select direct_keys.touch_id from direct_keys)
+    union
+    select prior_touches.legacy_lead_id
+    from prior_touches
+    where
+        prior_touches.touch_origin = 'crm_lead'
+        and prior_touches.external_id in (select claimed_ids.external_id from claimed_ids)
+        and {{ touch_key('prior_touches.source', 'prior_touches.external_id') }}
         in (select direct_keys.touch_id from direct_keys)
 
 ),
@@ -375,7 +390,8 @@ crm_lead_scope as (
 
 ),
 
--- the customers created or edited since (read once: their phones come from these rows)
+-- the customers written since (int_crm_written_rows; read once: their phones come from these
+-- rows)
 changed_customer_rows as (
 
     select
@@ -383,10 +399,7 @@ changed_customer_rows as (
         crm_customers.phone_number_raw
     from crm_customers
     where
-        (
-            crm_customers.created_at >= (select batch.crm_customers_changed_since from batch)
-            or crm_customers.updated_at >= (select batch.crm_customers_changed_since from batch)
-        )
+        crm_customers.customer_id in {{ crm_written('customers') }}
         -- as for leads: a version a completed run already read is not a change
         {%- if seen.customers %}
         and not coalesce((  -- a lookup per row, as in changed_records

@@ -9,7 +9,10 @@
             {'columns': ['legacy_lead_id']},
         ],
         pre_hook=["{{ identity_replace_scope(identity_rebuilt_rows('int_touches_unioned', this)) }}"],
-        post_hook=["{{ identity_refresh_statistics() }}"],
+        post_hook=[
+            "{{ identity_refresh_statistics() }}",
+            "{{ ensure_index('external_id') }}",
+        ],
     )
 }}
 
@@ -169,6 +172,23 @@ intake as (
 
 ),
 
+-- each record's phone, looked up once here for the three kinds of touches that read it: joined
+-- to the few records of a run first, it is found by the phone table's key (joined after a CRM
+-- lead, the planner guessed thousands of rows and hashed the whole phone table)
+intake_phones as (
+
+    select
+        intake.touch_id,
+        intake_phone.phone_raw,
+        intake_phone.phone_e164,
+        intake_phone.unusable_reason,
+        intake_phone.is_usable
+    from intake
+    left join phone_numbers as intake_phone
+        on coalesce(intake.phone_raw, '') = intake_phone.phone_raw
+
+),
+
 crm_leads_with_channel as not materialized (
 
     select
@@ -259,8 +279,8 @@ crm_lead_touches as (
         on coalesce(crm_lead_keys.phone_number_raw, '') = stored_phone.phone_raw
     left join phone_numbers as alternate_phone
         on coalesce(crm_lead_keys.alternate_phone_raw, '') = alternate_phone.phone_raw
-    left join phone_numbers as intake_phone
-        on coalesce(intake.phone_raw, '') = intake_phone.phone_raw
+    left join intake_phones as intake_phone
+        on crm_lead_keys.touch_id = intake_phone.touch_id
 
 ),
 
@@ -305,8 +325,8 @@ crm_history_touches as (
         on history_keys.lead_id = crm_leads.lead_id
     left join intake
         on history_keys.touch_id = intake.touch_id
-    left join phone_numbers as history_phone
-        on coalesce(intake.phone_raw, '') = history_phone.phone_raw
+    left join intake_phones as history_phone
+        on history_keys.touch_id = history_phone.touch_id
     -- a record the CRM holds as a lead is that lead's touch (the lead's own key)
     where
         not exists (
@@ -346,8 +366,8 @@ intake_touches as (
         cast(null as bigint) as crm_customer_id,
         intake.record_landed_at
     from intake
-    left join phone_numbers as intake_phone
-        on coalesce(intake.phone_raw, '') = intake_phone.phone_raw
+    left join intake_phones as intake_phone
+        on intake.touch_id = intake_phone.touch_id
     where
         not exists (
             select from crm_leads_with_channel as crm_lead

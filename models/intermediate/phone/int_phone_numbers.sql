@@ -10,9 +10,11 @@
     )
 }}
 
+-- depends_on: {{ ref('int_crm_written_rows') }}
 -- Every distinct raw phone string of every source, normalised once: an incremental run reads
--- only the records that changed since the last complete run (int_identity_batch) and parses
--- only strings it has not seen. Downstream models join on coalesce(raw, '') = phone_raw.
+-- only the records that changed since the last complete run (the calls and Meta leads landed
+-- since, int_identity_batch; the CRM rows written since, int_crm_written_rows) and parses only
+-- strings it has not seen. Downstream models join on coalesce(raw, '') = phone_raw.
 {%- set restricted = identity_is_restricted() %}
 with
 
@@ -51,9 +53,7 @@ legacy_leads as (
         alternate_phone_raw
     from {{ ref('stg_crm__leads_master') }}
     {%- if restricted %}
-        where
-            created_at >= (select batch.crm_leads_changed_since from batch)
-            or updated_at >= (select batch.crm_leads_changed_since from batch)
+        where lead_id in {{ crm_written('leads_master') }}
     {%- endif %}
 
 ),
@@ -62,9 +62,7 @@ legacy_customers as (
 
     select phone_number_raw from {{ ref('stg_crm__customers') }}
     {%- if restricted %}
-        where
-            created_at >= (select batch.crm_customers_changed_since from batch)
-            or updated_at >= (select batch.crm_customers_changed_since from batch)
+        where customer_id in {{ crm_written('customers') }}
     {%- endif %}
 
 ),

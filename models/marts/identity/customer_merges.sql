@@ -1,25 +1,29 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key='merged_customer_id',
         on_schema_change='append_new_columns',
         pre_hook=["{{ identity_replace_scope(customer_merges_stale()) }}"],
         post_hook=[
             "{{ ensure_key('primary key', 'merged_customer_id') }}",
+            "{{ ensure_index('leads_master_ids', 'gin') }}",
         ],
     )
 }}
 
 -- depends_on: {{ ref('int_identity_batch') }}
 -- depends_on: {{ ref('int_identity_changes') }}
+-- depends_on: {{ ref('int_crm_written_rows') }}
 -- CRM customers that are one person (their stored phones normalise to one E.164): each merged
 -- (non-surviving) customer, the survivor (lowest id) and the leads_master rows that point at the
 -- merged one and so must be repointed, and whether the CRM already marks the merge (publish then
 -- has nothing left to do for it).
 -- Incremental: the pre-hook (customer_merges_stale) deletes the rows whose customers the run
--- reads again and every row whose pointing leads or CRM mark differ from the CRM's live rows
--- (publish repoints leads and marks merges without touching updated_at, so those are compared,
--- not looked up by change); the run then builds every merged customer that has no row.
+-- reads again (crm_customer); the run builds those again, and replaces the rows of every merged
+-- customer a CRM write since the last run touches (customer_merges_touched_by_writes: publish
+-- repoints leads and marks merges without touching updated_at). Every other row still holds
+-- what the CRM holds: nothing it was built from was written since.
 {%- set restricted = identity_is_restricted() %}
 with
 
@@ -46,9 +50,13 @@ merged as (
     select * from crm_customers
     where is_merged
     {%- if restricted %}
-        and not exists (
-            select from {{ this }} as kept
-            where kept.merged_customer_id = crm_customers.customer_id
+        -- those read again (their rows the pre-hook deleted) and those CRM writes touched
+        and customer_id in (
+            select changed_customer.customer_id
+            from {{ identity_changed('crm_customer', 'bigint') }} as changed_customer (customer_id)
+            union
+            select touched.customer_id
+            from {{ customer_merges_touched_by_writes() }} as touched (customer_id)
         )
     {%- endif %}
 

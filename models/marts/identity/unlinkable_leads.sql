@@ -17,23 +17,20 @@
 -- The review queue: leads that no usable phone ties to a person (empty, not a number, too short
 -- or long, invalid, or a test number), with the normaliser's reason and what staff need to fix it.
 -- Incremental: the pre-hook (unlinkable_leads_stale) deletes the rows of the leads the run
--- rebuilds, of leads linked since, and each row whose crm_customer_id differs from the CRM's
--- live customer_id (publish changes it without the row's updated_at); the run then builds every
--- unlinkable lead that has no row.
+-- rebuilds, and the run builds those again. crm_customer_id is the CRM's live customer_id, which
+-- publish and the app set without touching updated_at: such a write is a change of the CRM
+-- lead (int_crm_written_rows, int_identity_changes), so its lead is rebuilt.
 {%- set restricted = identity_is_restricted() %}
 with
 
--- restricted: the leads without a row, picked first and computed once (else the planner joins
--- every unlinkable lead with its touch and CRM row before it drops those already kept)
+-- restricted: the leads the run rebuilt, picked first and computed once (else the planner joins
+-- every unlinkable lead with its touch and CRM row before it keeps these)
 leads_without_customer as {{ 'materialized' if restricted else 'not materialized' }} (
 
     select built_leads.* from {{ ref('leads') }} as built_leads
     where built_leads.customer_id is null
     {%- if restricted %}
-        and not exists (
-            select from {{ this }} as kept
-            where kept.lead_id = built_leads.lead_id
-        )
+        and built_leads.lead_id in {{ identity_leads() }}
     {%- endif %}
 
 ),

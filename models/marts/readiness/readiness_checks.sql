@@ -1,27 +1,19 @@
 -- Can the CRM switch on `leads_master.customer_id` NOT NULL and the FOREIGN KEY to customers?
 -- One row per check with the CRM rows that still fail it, as of this build (checked_at): the
 -- CRM's rows as they are now against the marts built with them. `leadlink readiness --refresh`
--- rebuilds just this model and leads_master_customer_id_changes to re-check the live CRM tables
--- (after `leadlink publish`, say). The facts the marts already hold (the customer_id changes,
--- the merged customers, the unlinkable leads) are counted there, not by joining every CRM lead
--- with its mart lead again: the cost of a live build follows what changed.
+-- rebuilds this model and the readiness facts it counts whole, to re-check the live CRM tables
+-- (after `leadlink publish`, say). Every count is of facts kept up to date by the incremental
+-- marts (the failing leads, the customer_id changes, the merged customers, the unlinkable
+-- leads), not of a join of every CRM lead with its mart lead: the cost of a live build follows
+-- what changed.
+{#- `readiness --refresh` rebuilds the readiness models with --full-refresh (not the identity
+    marts) -#}
+{%- set live_counts = flags.FULL_REFRESH %}
 with
 
-crm_leads as not materialized (
+failing_leads as (
 
-    select * from {{ ref('stg_crm__leads_master') }}
-
-),
-
-crm_customers as not materialized (
-
-    select * from {{ ref('stg_crm__customers') }}
-
-),
-
-phone_numbers as not materialized (
-
-    select * from {{ ref('int_phone_numbers') }}
+    select * from {{ ref('readiness_failing_leads') }}
 
 ),
 
@@ -43,61 +35,37 @@ unlinkable_leads as (
 
 ),
 
-crm_customer_ids as (
+crm_leads as not materialized (
 
-    select customer_id as id from crm_customers
-
-),
-
--- leads on a customer that does not exist, leads without one: defined once (the macro), and
--- publish counts the same on the live tables and on the state its plan predicts
-customer_id_violations as (
-
-    {{ lead_customer_violations('crm_leads', 'crm_customer_ids') }}
+    select * from {{ ref('stg_crm__leads_master') }}
 
 ),
 
-test_phones as (
+failing_lead_counts as (
 
-    select phone_raw from phone_numbers
-    where is_test_number
-
-),
-
-customers_on_test_numbers as (
-
-    select customer_id from crm_customers
-    where coalesce(phone_number_raw, '') in (select test_phones.phone_raw from test_phones)
+    select
+        count(*) filter (where is_without_customer_id) as without_customer_id,
+        count(*) filter (where is_on_unknown_customer) as with_unknown_customer_id,
+        count(*) filter (where is_on_test_number) as on_test_number
+    from failing_leads
 
 ),
 
--- with the CRM's live customer_id (publish changes it); the leads_master index on customer_id
--- finds the leads of a few customers
 leads_on_merged_customers as (
 
-    select count(*) as lead_count
-    from customer_merges
-    inner join crm_leads
-        on customer_merges.merged_customer_id = crm_leads.customer_id
-
-),
-
-leads_on_test_numbers as (
-
-    select count(*) as lead_count
-    from (
-        select crm_leads.lead_id
-        from crm_leads
-        where
-            crm_leads.customer_id is not null
-            and coalesce(crm_leads.phone_number_raw, '')
-            in (select test_phones.phone_raw from test_phones)
-        union
-        select crm_leads.lead_id
-        from customers_on_test_numbers
+    {%- if live_counts %}
+        -- the CRM's live customer_id now (publish changes it): customer_merges may be as old as
+        -- the last build; the leads_master index on customer_id finds the leads of each
+        select count(*) as lead_count
+        from customer_merges
         inner join crm_leads
-            on customers_on_test_numbers.customer_id = crm_leads.customer_id
-    ) as linked_on_test_numbers
+            on customer_merges.merged_customer_id = crm_leads.customer_id
+    {%- else %}
+        -- the leads customer_merges holds for each duplicate, which this build compared with
+        -- the CRM's live customer_id for every lead written since the last one
+        select coalesce(sum(leads_master_count), 0) as lead_count
+        from customer_merges
+    {%- endif %}
 
 ),
 
@@ -115,19 +83,18 @@ unlinkable_without_customer as (
 counts as (
 
     select
-        customer_id_violations.without_customer as without_customer_id,
-        customer_id_violations.missing_customer as with_unknown_customer_id,
+        failing_lead_counts.without_customer_id,
+        failing_lead_counts.with_unknown_customer_id,
         (
             select count(*) from customer_id_changes
             where customer_id_changes.change_kind = 'set'
         ) as linkable_without_customer_id,
         (select count(*) from customer_id_changes) as with_customer_id_to_change,
         leads_on_merged_customers.lead_count as on_merged_customer,
-        leads_on_test_numbers.lead_count as on_test_number,
+        failing_lead_counts.on_test_number,
         unlinkable_without_customer.lead_count as unlinkable_without_customer
-    from customer_id_violations
+    from failing_lead_counts
     cross join leads_on_merged_customers
-    cross join leads_on_test_numbers
     cross join unlinkable_without_customer
 
 ),

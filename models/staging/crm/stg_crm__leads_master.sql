@@ -21,7 +21,10 @@ select
 
     ---------- timestamps
     created_at,
-    updated_at
+    updated_at,
+
+    ---------- row version: written since a run's horizon? (macros/crm_writes.sql)
+    row_version_age
 from (
     -- the columns read, by name: the view then depends on these only (see crm_source_columns)
     select
@@ -29,6 +32,7 @@ from (
             ['id', 'phone_number_normalized', 'source_id', 'status', 'customer_id', 'created_at'],
             {'full_name': 'text', 'alternate_phone_number': 'text',
             'external_lead_id': 'text', 'assigned_to': 'bigint', 'branch_id': 'bigint',
-            'raw_payload': 'jsonb', 'updated_at': 'timestamptz'}) }}
+            'raw_payload': 'jsonb', 'updated_at': 'timestamptz'}) }},
+        {{ row_version_age() }} as row_version_age
     from {{ source('crm', 'leads_master') }}
 ) as source  -- noqa: ST05

@@ -1,0 +1,90 @@
+{#- Which CRM rows were written since the last complete identity run, whoever wrote them. The app
+    and `leadlink publish` change rows without touching updated_at (a lead's customer_id, a merge
+    mark), so timestamps cannot say; PostgreSQL's row versions can: every insert or update
+    stamps the row with its transaction id (xmin). A run records its horizon, the oldest
+    transaction still running when it started: whatever that run could not see was written by a
+    transaction at or after it. The next run reads the rows stamped since (one scan of each CRM
+    table into int_crm_written_rows) and compares only those with the marts, instead of every
+    row. Dispatched: another engine says "unknown" (null), and then every run rebuilds
+    everything. -#}
+
+{#- The write horizon now, as a number that only grows (null: this engine cannot say). -#}
+{% macro crm_write_horizon() %}
+    {{ return(adapter.dispatch('crm_write_horizon', 'leadlink')()) }}
+{% endmacro %}
+
+{% macro default__crm_write_horizon() %}
+    cast(null as bigint)
+{% endmacro %}
+
+{% macro postgres__crm_write_horizon() %}
+    {#- the 64-bit transaction id (xid8) of the oldest transaction running now: never wraps -#}
+    cast(cast(pg_snapshot_xmin(pg_current_snapshot()) as text) as bigint)
+{% endmacro %}
+
+
+{#- How far back a horizon may lie and still be compared with rows' 32-bit xmin (PostgreSQL
+    compares those modulo 2^32, safely within 2^31 of now): older, and the run rebuilds
+    everything instead. A quarter of the range: a billion transactions between two runs. -#}
+{% macro crm_write_horizon_reach() %}
+    {{- 1073741824 -}}
+{% endmacro %}
+
+
+{#- A CRM staging model's column that says how old its row version is (null: unknown). -#}
+{% macro row_version_age() %}
+    {{ return(adapter.dispatch('row_version_age', 'leadlink')()) }}
+{% endmacro %}
+
+{% macro default__row_version_age() %}
+    cast(null as integer)
+{% endmacro %}
+
+{% macro postgres__row_version_age() %}
+    {#- transactions between the row's writer and now, stable within one statement -#}
+    age(xmin)
+{% endmacro %}
+
+
+{#- Was the row (its row_version_age column) written at or after the horizon `since` (a
+    crm_write_horizon value)? The row's age and the horizon's are measured from the same now. -#}
+{% macro crm_row_written_since(age_column, since) %}
+    {{ return(adapter.dispatch('crm_row_written_since', 'leadlink')(age_column, since)) }}
+{% endmacro %}
+
+{% macro default__crm_row_written_since(age_column, since) %}
+    true
+{% endmacro %}
+
+{% macro postgres__crm_row_written_since(age_column, since) %}
+    {{ age_column }} <= age(cast(cast(mod({{ since }}, 4294967296) as text) as xid))
+{% endmacro %}
+
+
+{#- The ids of one CRM table's rows written since the last complete run (int_crm_written_rows),
+    a subquery for `... in <subquery>`. -#}
+{% macro crm_written(crm_table) %}
+    (
+        select written.row_id
+        from {{ identity_model('int_crm_written_rows') }} as written
+        where written.crm_table = '{{ crm_table }}'
+    )
+{%- endmacro %}
+
+
+{#- Does the array column share an element with the ids of the subquery? On PostgreSQL the
+    overlap operator, which a GIN index on the column answers (ensure_index). -#}
+{% macro array_overlaps(array_column, ids_subquery) %}
+    {{ return(adapter.dispatch('array_overlaps', 'leadlink')(array_column, ids_subquery)) }}
+{% endmacro %}
+
+{% macro default__array_overlaps(array_column, ids_subquery) %}
+    exists (
+        select from unnest({{ array_column }}) as element (id)
+        where element.id in {{ ids_subquery }}
+    )
+{% endmacro %}
+
+{% macro postgres__array_overlaps(array_column, ids_subquery) %}
+    {{ array_column }} && array{{ ids_subquery | trim }}
+{% endmacro %}
