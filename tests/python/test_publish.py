@@ -219,12 +219,32 @@ def test_receptionist_lookup_sees_published_ids(crm):
 
 def test_after_a_rebuild_only_merges_with_work_left_are_staged(crm):
     """A merge published in full (marked, no lead on the duplicate) is not staged by the next
-    build's publish; one the app puts a lead on again is, and that lead is repointed."""
+    build's publish, nor a customer publish would leave as it is (its E.164 held by its
+    duplicate); a merge the app puts a lead on again is, and that lead is repointed."""
     url = crm["url"]
+    # a duplicate that stores its person's number exactly as E.164: the survivor's phone cannot
+    # be rewritten to it (the column is unique), so publish leaves the survivor's as it is
+    holder_id, e164 = query(url, "select merged_customer_id, phone_e164"
+                                 " from analytics.customer_merges where merged_phone_raw <> phone_e164"
+                                 " order by merged_customer_id desc limit 1")[0]
+    admin_execute(url, sql.SQL("update crm.customers set phone_number_normalized = {}"
+                               " where id = {}").format(sql.Literal(e164), sql.Literal(holder_id)))
+    assert crm["run"]("dbt", "build", "--exclude", "resource_type:unit_test").exit_code == 0
     first = crm["run"]("publish", "--apply", "--archive-unlinkable")
     assert first.exit_code == 0, first.output
     built = crm["run"]("dbt", "build", "--exclude", "resource_type:unit_test")
     assert built.exit_code == 0, built.output
+    # everything publish can write is written: no customer left to compare, though survivors
+    # whose E.164 their marked duplicate holds keep their phone in another writing
+    held = query(url, """
+        select count(*) from analytics.customers as mart
+        inner join crm.customers as crm_customer on crm_customer.id = mart.customer_id
+        where crm_customer.phone_number_normalized <> mart.phone_e164 and exists (
+            select from crm.customers as holder
+            where holder.phone_number_normalized = mart.phone_e164 and holder.id <> mart.customer_id)
+        """)[0][0]
+    assert held > 0
+    assert query(url, "select count(*) from analytics.publish_customers_baseline") == [(0,)]
     plan = json.loads(crm["run"]("publish", "--json").stdout)
     assert plan["staged"]["pub_merges"] == 0
     assert plan["staged"]["pub_lead_links"] == 0

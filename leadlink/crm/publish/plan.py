@@ -48,11 +48,13 @@ def _predict_constraints(target: PublishTarget, cursor: psycopg2.extensions.curs
 
 
 def build_plan(target: PublishTarget, cursor: psycopg2.extensions.cursor, workspace: Workspace,
-               options: ApplyOptions, staged: dict[str, int]) -> dict:
-    """Build the work tables from the staged marts and count them (no commit)."""
+               options: ApplyOptions, staged: dict[str, int], applying: bool = False) -> dict:
+    """Build the work tables from the staged marts and count them (no commit). applying: the
+    plan of an apply, whose insert checks each new lead against the CRM's leads itself, so the
+    plan counts the new leads without that scan of every CRM lead (a dry run does it)."""
     work.build_customer_work(target, cursor, workspace)
     work.build_lead_work(target, cursor, workspace)
-    work.build_new_lead_work(target, cursor, workspace)
+    work.build_new_lead_work(target, cursor, workspace, check_taken=not applying)
     blocking_tables = work.build_archive_work(target, cursor, workspace)
     parts = {**target.schemas(), **workspace.parts()}
 

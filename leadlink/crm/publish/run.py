@@ -159,7 +159,7 @@ def _plan(target: PublishTarget, conn: psycopg2.extensions.connection, workspace
             log.info("dropped %d scratch table(s) of an earlier run that did not finish",
                      len(dropped))
         staged = extract.stage_marts(target, cursor, workspace)
-        planned = plan_module.build_plan(target, cursor, workspace, options, staged)
+        planned = plan_module.build_plan(target, cursor, workspace, options, staged, applying=True)
         preflight.check_plan(target, cursor, planned)
     conn.commit()
     return planned

@@ -11,6 +11,8 @@ a *conflict*: left alone, counted in the plan, and picked up by the next build +
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg2.extensions
 from psycopg2 import sql
 
@@ -20,6 +22,7 @@ from leadlink.crm.publish.target import PublishTarget
 from leadlink.crm.publish.workspace import Workspace
 
 Reference = tuple[str, str, str]  # schema, table, column of a single-column foreign key
+PHONE_MACRO = Path("macros", "publish", "publishable_phone.sql")
 
 
 def has_column(cursor: psycopg2.extensions.cursor, target: PublishTarget, table: str,
@@ -60,11 +63,21 @@ def build_customer_targets(target: PublishTarget, cursor: psycopg2.extensions.cu
     _build(cursor, target, workspace, "pub_customer_targets", ("customer_id",))
 
 
+def publishable_phone(target: PublishTarget) -> sql.Composed:
+    """The phone an update writes (the dbt macro publishable_phone, which the customers baseline
+    filters by too), over work_customer_updates' aliases."""
+    return queries.macro_statement(target.project_dir / PHONE_MACRO, "publishable_phone",
+                                   mart_phone=sql.SQL("mart_customers.phone_e164"),
+                                   current_phone=sql.SQL("crm_customers.phone_number_normalized"),
+                                   holder_id=sql.SQL("phone_holder.id"))
+
+
 def build_customer_work(target: PublishTarget, cursor: psycopg2.extensions.cursor,
                         workspace: Workspace) -> None:
     build_customer_targets(target, cursor, workspace)
     _build(cursor, target, workspace, "w_customer_inserts", ("customer_id",))
-    _build(cursor, target, workspace, "w_customer_updates", ("customer_id",))
+    _build(cursor, target, workspace, "w_customer_updates", ("customer_id",),
+           new_phone=publishable_phone(target))
     _build(cursor, target, workspace, "w_merges", ("merged_customer_id",))
 
 

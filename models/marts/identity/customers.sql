@@ -8,6 +8,7 @@
             "{{ ensure_key('primary key', 'customer_id') }}",
             "{{ ensure_key('unique', 'phone_e164') }}",
             "{{ identity_refresh_statistics() }}",
+            "{{ ensure_index('is_in_crm') }}",
         ],
     )
 }}
@@ -19,7 +20,8 @@
 -- One customer per person (usable E.164 phone). Name, email and city follow the survivorship
 -- rules of docs/identity.md: what the person typed in a form (latest first), else the CRM's
 -- customer record (the survivor first), else the name on the CRM's latest lead.
--- Incremental: a run builds again the customers of int_identity_people only.
+-- Incremental: a run builds again the customers of int_identity_people only. Indexed by
+-- is_in_crm: publish reads the customers the CRM does not have yet.
 {%- set restricted = identity_is_restricted() %}
 {%- set people = identity_people() %}
 with

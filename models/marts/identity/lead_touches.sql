@@ -9,6 +9,7 @@
             "{{ ensure_key('primary key', 'touch_id') }}",
             "{{ ensure_key('unique', 'legacy_lead_id') }}",
             "{{ identity_refresh_statistics() }}",
+            "{{ ensure_index('touch_origin') }}",
         ],
     )
 }}
@@ -20,7 +21,8 @@
 
 -- Every inbound contact exactly once (each CRM lead row, each call uuid, each Meta lead id, each
 -- sighting the CRM filed in lead_sources_history), with the lead it opened or joined and how.
--- Incremental: a run writes again the touches of the leads it rebuilt (see leads).
+-- Incremental: a run writes again the touches of the leads it rebuilt (see leads). Indexed by
+-- touch_origin: publish reads the records the CRM does not hold yet (intake).
 {%- set restricted = identity_is_restricted() %}
 with
 

@@ -14,7 +14,8 @@
 -- The CRM's customers as this build saw them, for those whose values the marts would change:
 -- `leadlink publish` updates a customer only while the live row still holds these values
 -- (compare-and-set), so an edit the app makes after the build is never overwritten. A customer
--- the build saw already right is not here, so the cost of a publish follows what changed.
+-- publish would leave as it is (already right, or its phone held by a duplicate) is not here,
+-- so the cost of a publish follows what changed.
 -- Incremental: a row changes only when its CRM customer is written (int_crm_written_rows) or its
 -- mart customer is rebuilt; the pre-hook (customers_baseline_stale) deletes the rows of those
 -- customers and the run compares just them again.
@@ -36,6 +37,19 @@ mart_customers as (
 
 ),
 
+-- another CRM customer holding a mart customer's E.164 exactly: publish leaves that phone alone
+phone_holders as not materialized (
+
+    select
+        customer_id,
+        phone_number_raw
+    from {{ ref('stg_crm__customers') }}
+
+),
+
+-- what publish would write, as it writes it (publishable_phone; a missing name, email or city
+-- keeps the CRM's), against what the CRM holds: a customer it would leave as it is is not here,
+-- though the marts store its phone in another writing (its duplicate holds that one)
 baseline as (
 
     select
@@ -49,12 +63,20 @@ baseline as (
     from crm_customers
     inner join mart_customers
         on crm_customers.customer_id = mart_customers.customer_id
+    left join phone_holders as phone_holder
+        on
+            mart_customers.phone_e164 = phone_holder.phone_number_raw
+            and crm_customers.customer_id <> phone_holder.customer_id
     where
         (
-            mart_customers.phone_e164,
-            mart_customers.full_name,
-            mart_customers.email,
-            mart_customers.city
+            {{ publishable_phone(
+                'mart_customers.phone_e164',
+                'crm_customers.phone_number_raw',
+                'phone_holder.customer_id'
+            ) }},
+            coalesce(mart_customers.full_name, crm_customers.full_name),
+            coalesce(mart_customers.email, crm_customers.email),
+            coalesce(mart_customers.city, crm_customers.city)
         )
         is distinct from
         (

@@ -1,5 +1,6 @@
 -- Cross-source touches (a call or form that joined an existing lead) with their raw payload.
--- Only touches whose external id is not yet published (leadlink_publish remembers them).
+-- Only touches the CRM does not hold yet (the marts' index on touch_origin finds them) whose
+-- external id is not yet published (leadlink_publish remembers them).
 with
 
 touches as (
@@ -13,7 +14,9 @@ touches as (
     inner join {analytics}.leads as leads
         on lead_touches.lead_id = leads.lead_id
     where
-        lead_touches.touch_type = 'cross_source'
+        -- a record the CRM does not hold yet (a history row it holds is a crm_history touch)
+        lead_touches.touch_origin = 'intake'
+        and lead_touches.touch_type = 'cross_source'
         and lead_touches.source in ('knowlarity', 'meta')
         and lead_touches.external_id is not null
         and leads.customer_id is not null

@@ -6,10 +6,8 @@ with
 compared as (
     select
         mart_customers.customer_id,
-        case
-            when phone_holder.id is null then mart_customers.phone_e164
-            else crm_customers.phone_number_normalized
-        end as new_phone,
+        -- the mart's E.164 unless another row holds it (the dbt macro publishable_phone)
+        {new_phone} as new_phone,
         coalesce(mart_customers.full_name, crm_customers.full_name) as new_full_name,
         coalesce(mart_customers.email, crm_customers.email) as new_email,
         coalesce(mart_customers.city, crm_customers.city) as new_city,
