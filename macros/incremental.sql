@@ -115,14 +115,20 @@
 
 
 {#- The rows of an identity model (built into `relation`) this run builds again, as a condition
-    on its columns (none for a model without a scope). The pre-hooks delete them
+    on its columns (none for a model without a scope; for int_phone_numbers, whose rows never
+    change, the strings this run parsed). The pre-hooks delete them
     (identity_replace_scope) and a live build's data tests read only them (data_test_scope).
     Each is one key `in` a set of keys, so the planner reads them by the key's index and knows
     how few they are. customer_merges and unlinkable_leads also rebuild the rows whose live CRM
     values changed (customer_merges_stale, unlinkable_leads_stale): their tests read the rows of
     the changed customers and leads. -#}
 {% macro identity_rebuilt_rows(model_name, relation) %}
-    {%- if model_name == 'int_crm_customers_normalized' -%}
+    {%- if model_name == 'int_phone_numbers' -%}
+        {{ return(
+            'parsed_in_run in (select batch.run_number from '
+            ~ identity_model('int_identity_batch') ~ ' as batch)'
+        ) }}
+    {%- elif model_name == 'int_crm_customers_normalized' -%}
         {{ return('customer_id in ' ~ identity_changed('crm_customer', 'bigint')) }}
     {%- elif model_name == 'int_touches_unioned' -%}
         {{ return('touch_id in ' ~ identity_changed('touch')) }}

@@ -311,7 +311,8 @@ def test_rows_a_completed_run_read_are_not_changes_again_inside_the_look_back(st
 def test_a_live_build_tests_the_rows_it_rebuilt_and_dbt_test_reads_every_row(
         steps: Steps, tmp_path: Path) -> None:
     """data_test_scope: the data tests of a live `dbt build` read only the rows the build made
-    again; `dbt test`, the var full_data_tests and --full-refresh read every row."""
+    again (for int_phone_numbers, the strings it parsed); `dbt test`, the var full_data_tests and
+    --full-refresh read every row."""
     target = tmp_path / "target"
     env = {**steps.env, "DBT_TARGET_PATH": str(target)}
     # a call landed after the look-back (6 s) so that the next build reads none of the earlier
@@ -326,6 +327,12 @@ def test_a_live_build_tests_the_rows_it_rebuilt_and_dbt_test_reads_every_row(
         select lead_id, customer_id from analytics.leads
         where customer_id is not null order by lead_id limit 1""")[0]
     steps.execute("update analytics.leads set customer_id = -1 where lead_id = %s", (lead_id,))
+    # and a parsed phone string with a reason the normaliser never gives (strings never change:
+    # a live build tests only the strings it parsed)
+    old_string = query(steps.url, "select phone_raw from analytics_intermediate.int_phone_numbers"
+                                  " where unusable_reason = 'invalid' order by phone_raw limit 1")[0][0]
+    steps.execute("update analytics_intermediate.int_phone_numbers set unusable_reason = 'bogus'"
+                  " where phone_raw = %s", (old_string,))
     # and the touch of the call landed first, a record the next build neither reads nor keys again
     old_call = query(steps.url, """
         select call_uuid from analytics_staging.stg_knowlarity__calls
@@ -354,6 +361,9 @@ def test_a_live_build_tests_the_rows_it_rebuilt_and_dbt_test_reads_every_row(
         every_row = invoke(env, "dbt", "test", "--select", "leads", *VARS)
         assert every_row.exit_code != 0
         assert "relationships_leads_customer_id" in every_row.output
+        phones = invoke(env, "dbt", "test", "--select", "int_phone_numbers", *VARS)
+        assert phones.exit_code != 0
+        assert "accepted_values_int_phone_numbers_unusable_reason" in phones.output
         singular = invoke(env, "dbt", "test", "--select", "assert_every_record_is_a_touch", *VARS)
         assert singular.exit_code != 0
         assert "Got 1 result" in singular.output, singular.output[-3000:]
@@ -362,5 +372,7 @@ def test_a_live_build_tests_the_rows_it_rebuilt_and_dbt_test_reads_every_row(
     finally:
         steps.execute("update analytics.leads set customer_id = %s where lead_id = %s",
                       (customer_id, lead_id))
+        steps.execute("update analytics_intermediate.int_phone_numbers set unusable_reason ="
+                      " 'invalid' where phone_raw = %s", (old_string,))
         steps.execute("insert into analytics.lead_touches select * from analytics.scope_saved_touch")
         steps.execute("drop table analytics.scope_saved_touch")
