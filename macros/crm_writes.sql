@@ -72,19 +72,42 @@
 {%- endmacro %}
 
 
-{#- Does the array column share an element with the ids of the subquery? On PostgreSQL the
-    overlap operator, which a GIN index on the column answers (ensure_index). -#}
-{% macro array_overlaps(array_column, ids_subquery) %}
-    {{ return(adapter.dispatch('array_overlaps', 'leadlink')(array_column, ids_subquery)) }}
+{#- Does the array column share an element with the ids of the subquery? many: the subquery
+    holds many ids (thousands). Dispatched. -#}
+{% macro array_overlaps(array_column, ids_subquery, many=false) %}
+    {{ return(adapter.dispatch('array_overlaps', 'leadlink')(array_column, ids_subquery, many)) }}
 {% endmacro %}
 
-{% macro default__array_overlaps(array_column, ids_subquery) %}
+{% macro default__array_overlaps(array_column, ids_subquery, many=false) %}
     exists (
         select from unnest({{ array_column }}) as element (id)
         where element.id in {{ ids_subquery }}
     )
 {% endmacro %}
 
-{% macro postgres__array_overlaps(array_column, ids_subquery) %}
-    {{ array_column }} && array{{ ids_subquery | trim }}
+{#- A few ids: the overlap operator, which a GIN index on the column answers (ensure_index). Many
+    (after a publish that wrote most of the CRM): the overlap operator compares each row's
+    array with every id, so the default form instead, whose ids are hashed once. -#}
+{% macro postgres__array_overlaps(array_column, ids_subquery, many=false) %}
+    {%- if many -%}
+        {{ default__array_overlaps(array_column, ids_subquery) }}
+    {%- else -%}
+        {{ array_column }} && array{{ ids_subquery | trim }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- How many rows of one CRM table this run found written since the last complete run (0 while
+    parsing or before int_crm_written_rows is built here). -#}
+{% macro crm_written_count(crm_table) %}
+    {%- if not execute -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set written = identity_model('int_crm_written_rows') -%}
+    {%- if adapter.get_relation(written.database, written.schema, written.identifier) is none -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set result = run_query(
+        "select count(*) from " ~ written ~ " where crm_table = '" ~ crm_table ~ "'") -%}
+    {{ return(result.columns[0].values()[0]) }}
 {% endmacro %}

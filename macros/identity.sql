@@ -151,7 +151,10 @@
         union
         select pointed_at.merged_customer_id
         from {{ this }} as pointed_at
-        where {{ array_overlaps('pointed_at.leads_master_ids', compared_leads) }}
+        where {{ array_overlaps(
+            'pointed_at.leads_master_ids', compared_leads,
+            many=crm_written_count('leads_master') > var('crm_written_many') | int
+        ) }}
     )
 {%- endmacro %}
 
@@ -168,9 +171,10 @@
 {%- endmacro %}
 
 
-{#- The condition of unlinkable_leads' pre-hook: the rows of the leads the run rebuilds, which
-    the model builds again. A CRM write of a lead's customer_id (publish and the app set it
-    without touching updated_at) is a change of that lead, so its lead is among them. -#}
+{#- The condition of unlinkable_leads' pre-hook: the rows of the leads the run rebuilds. The
+    model builds those again and replaces (delete+insert) the rows of the CRM leads written since
+    the last run (crm_leads_to_compare), whose live customer_id publish and the app set without
+    touching updated_at. -#}
 {% macro unlinkable_leads_stale() %}
     {%- set stored = this.identifier -%}
     {{ stored }}.lead_id in {{ identity_leads() }}

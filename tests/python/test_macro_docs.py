@@ -30,6 +30,7 @@ NOT_RENDERED = {
     "check_crm_source": "runs a query (on-run-start)",
     "prior_relation": "a relation",
     "identity_rebuilds_everything": "runs a query",
+    "crm_written_count": "runs a query",
     "identity_is_restricted": "a boolean",
     "data_test_scope": "a condition only while a data test compiles (get_where_subquery, which is)",
     "data_tests_read_rebuilt_rows": "a boolean",

@@ -188,9 +188,10 @@ changed_crm_lead_rows as (
     from crm_leads
     where
         crm_leads.lead_id in {{ crm_written('leads_master') }}
-        -- a write may leave every value the touches read as it was (publish setting the
-        -- customer_id a row already had, an edit of a column leadlink does not read): a version
-        -- a completed run already keyed is not a change
+        -- a write may leave every value the touches read as it was (publish or the app setting
+        -- customer_id, which the touches do not read; an edit of a column leadlink does not
+        -- read): a version a completed run already keyed is not a change. The marts that show
+        -- the CRM's live customer_id compare the rows written since themselves.
         {%- if seen.touches %}
         and not coalesce((  -- a lookup per row, as in changed_records
             select true from prior_touches
@@ -204,13 +205,11 @@ changed_crm_lead_rows as (
                 is not distinct from greatest(crm_leads.created_at, crm_leads.updated_at)
                 and (
                     prior_touches.status,
-                    prior_touches.crm_customer_id,
                     prior_touches.branch_id,
                     prior_touches.external_id,
                     prior_touches.crm_full_name
                 ) is not distinct from (
                     crm_leads.status,
-                    crm_leads.customer_id,
                     crm_leads.branch_id,
                     crm_leads.external_lead_id,
                     crm_leads.full_name

@@ -270,7 +270,6 @@ crm_lead_touches as (
         intake.form_city,
         crm_lead_keys.full_name as crm_full_name,
         coalesce(intake.is_test_lead, false) as is_test_lead,
-        crm_lead_keys.customer_id as crm_customer_id,
         intake.record_landed_at
     from crm_lead_keys
     left join intake
@@ -306,7 +305,6 @@ crm_history_touches as (
         intake.form_city,
         cast(null as text) as crm_full_name,
         coalesce(intake.is_test_lead, false) as is_test_lead,
-        cast(null as bigint) as crm_customer_id,
         intake.record_landed_at
     from (
         select
@@ -363,7 +361,6 @@ intake_touches as (
         intake.form_city,
         cast(null as text) as crm_full_name,
         intake.is_test_lead,
-        cast(null as bigint) as crm_customer_id,
         intake.record_landed_at
     from intake
     left join intake_phones as intake_phone
