@@ -54,9 +54,7 @@
     deleted, claiming a changed external id). A subquery for `... in <subquery>`. -#}
 {% macro crm_leads_to_compare() %}
     (
-        select written_lead.row_id
-        from {{ identity_model('int_crm_written_rows') }} as written_lead
-        where written_lead.crm_table = 'leads_master'
+        select written_lead.row_id from {{ crm_written('leads_master') }} as written_lead (row_id)
         union
         select cast(changed.change_key as bigint)
         from {{ identity_model('int_identity_changes') }} as changed
@@ -81,15 +79,26 @@
 {%- endmacro %}
 
 
-{#- The CRM customers publish_customers_baseline compares again: written since the last run,
-    read again by this run (crm_customer), and the customers of the people it rebuilds. -#}
-{% macro customers_baseline_scope() %}
+{#- The CRM customers whose rows this run looks at again: written since the last complete run
+    (int_crm_written_rows) or in the run's crm_customer scope (int_identity_changes: created,
+    edited, deleted, and every other customer of their people). A subquery for
+    `... in <subquery>`. -#}
+{% macro crm_customers_to_compare() %}
     (
         select written_customer.row_id from {{ crm_written('customers') }} as written_customer (row_id)
         union
         select cast(changed.change_key as bigint)
         from {{ identity_model('int_identity_changes') }} as changed
         where changed.change_kind = 'crm_customer'
+    )
+{%- endmacro %}
+
+
+{#- The CRM customers publish_customers_baseline compares again: the CRM customers to compare
+    and the customers of the people the run rebuilds. -#}
+{% macro customers_baseline_scope() %}
+    (
+        select compared.row_id from {{ crm_customers_to_compare() }} as compared (row_id)
         union
         select rebuilt_customer.customer_id
         from {{ ref('customers') }} as rebuilt_customer
@@ -114,36 +123,28 @@
 
 
 {#- The CRM leads whose readiness facts readiness_failing_leads checks again: the CRM leads to
-    compare (written since the last run, or in its crm_lead scope) and the leads on a customer
-    written or read again since (created, deleted, its phone edited). -#}
+    compare (written since the last run, or in its crm_lead scope) and the leads on a CRM
+    customer to compare (created, deleted, its phone edited). -#}
 {% macro readiness_leads_scope() %}
     (
         select compared.row_id from {{ crm_leads_to_compare() }} as compared (row_id)
         union
         select crm_lead.lead_id
         from {{ ref('stg_crm__leads_master') }} as crm_lead
-        where crm_lead.customer_id in (
-            select written_customer.row_id
-            from {{ crm_written('customers') }} as written_customer (row_id)
-            union
-            select cast(changed.change_key as bigint)
-            from {{ identity_model('int_identity_changes') }} as changed
-            where changed.change_kind = 'crm_customer'
-        )
+        where crm_lead.customer_id in {{ crm_customers_to_compare() }}
     )
 {%- endmacro %}
 
 
-{#- The merged customers whose customer_merges rows a CRM write since the last complete run may
-    have made stale: the customer written (its merge mark), a lead written (or in the run's
-    crm_lead scope) that points at it now or did when its row was built (array_overlaps on
-    leads_master_ids, which a GIN index answers). A subquery for `... in <subquery>`; read by the
-    model after its pre-hook, which deletes only rows of customers read again. -#}
+{#- The merged customers whose customer_merges rows this run builds: the CRM customers to compare
+    (read again, or written: the merge mark), and those a lead written (or in the run's crm_lead
+    scope) points at now or did when their row was built (array_overlaps on leads_master_ids,
+    which a GIN index answers). A subquery for `... in <subquery>`; read by the model after its
+    pre-hook, which deletes only the rows of customers read again. -#}
 {% macro customer_merges_touched_by_writes() %}
     {%- set compared_leads = crm_leads_to_compare() -%}
     (
-        select written_customer.row_id
-        from {{ crm_written('customers') }} as written_customer (row_id)
+        select compared.row_id from {{ crm_customers_to_compare() }} as compared (row_id)
         union
         select crm_lead.customer_id
         from {{ ref('stg_crm__leads_master') }} as crm_lead

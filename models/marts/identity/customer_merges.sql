@@ -51,13 +51,7 @@ merged as (
     where is_merged
     {%- if restricted %}
         -- those read again (their rows the pre-hook deleted) and those CRM writes touched
-        and customer_id in (
-            select changed_customer.customer_id
-            from {{ identity_changed('crm_customer', 'bigint') }} as changed_customer (customer_id)
-            union
-            select touched.customer_id
-            from {{ customer_merges_touched_by_writes() }} as touched (customer_id)
-        )
+        and customer_id in {{ customer_merges_touched_by_writes() }}
     {%- endif %}
 
 ),
