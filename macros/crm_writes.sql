@@ -72,27 +72,31 @@
 {%- endmacro %}
 
 
-{#- Does the array column share an element with the ids of the subquery? many: the subquery
-    holds many ids (thousands). Dispatched. -#}
-{% macro array_overlaps(array_column, ids_subquery, many=false) %}
-    {{ return(adapter.dispatch('array_overlaps', 'leadlink')(array_column, ids_subquery, many)) }}
+{#- The key of each row of `relation` whose array column shares an element with the ids of the
+    subquery, as a select. many: the subquery holds many ids (thousands). Dispatched. -#}
+{% macro array_overlap_rows(relation, key_column, array_column, ids_subquery, many=false) %}
+    {{ return(adapter.dispatch('array_overlap_rows', 'leadlink')(
+        relation, key_column, array_column, ids_subquery, many)) }}
 {% endmacro %}
 
-{% macro default__array_overlaps(array_column, ids_subquery, many=false) %}
-    exists (
-        select from unnest({{ array_column }}) as element (id)
-        where element.id in {{ ids_subquery }}
-    )
+{#- one join of every array element with the ids (hashed once) -#}
+{% macro default__array_overlap_rows(relation, key_column, array_column, ids_subquery, many=false) %}
+    select distinct overlapping.{{ key_column }}
+    from {{ relation }} as overlapping
+    cross join unnest(overlapping.{{ array_column }}) as element (id)
+    where element.id in {{ ids_subquery }}
 {% endmacro %}
 
 {#- A few ids: the overlap operator, which a GIN index on the column answers (ensure_index). Many
-    (after a publish that wrote most of the CRM): the overlap operator compares each row's
-    array with every id, so the default form instead, whose ids are hashed once. -#}
-{% macro postgres__array_overlaps(array_column, ids_subquery, many=false) %}
+    (after a publish that wrote most of the CRM): the default's join, because the overlap
+    operator compares a row's array with every id, row after row. -#}
+{% macro postgres__array_overlap_rows(relation, key_column, array_column, ids_subquery, many=false) %}
     {%- if many -%}
-        {{ default__array_overlaps(array_column, ids_subquery) }}
+        {{ default__array_overlap_rows(relation, key_column, array_column, ids_subquery) }}
     {%- else -%}
-        {{ array_column }} && array{{ ids_subquery | trim }}
+        select overlapping.{{ key_column }}
+        from {{ relation }} as overlapping
+        where overlapping.{{ array_column }} && array{{ ids_subquery | trim }}
     {%- endif -%}
 {% endmacro %}
 

@@ -138,7 +138,7 @@
 
 {#- The merged customers whose customer_merges rows this run builds: the CRM customers to compare
     (read again, or written: the merge mark), and those a lead written (or in the run's crm_lead
-    scope) points at now or did when their row was built (array_overlaps on leads_master_ids,
+    scope) points at now or did when their row was built (array_overlap_rows on leads_master_ids,
     which a GIN index answers). A subquery for `... in <subquery>`; read by the model after its
     pre-hook, which deletes only the rows of customers read again. -#}
 {% macro customer_merges_touched_by_writes() %}
@@ -150,10 +150,8 @@
         from {{ ref('stg_crm__leads_master') }} as crm_lead
         where crm_lead.lead_id in {{ compared_leads }}
         union
-        select pointed_at.merged_customer_id
-        from {{ this }} as pointed_at
-        where {{ array_overlaps(
-            'pointed_at.leads_master_ids', compared_leads,
+        {{ array_overlap_rows(
+            this, 'merged_customer_id', 'leads_master_ids', compared_leads,
             many=crm_written_count('leads_master') > var('crm_written_many') | int
         ) }}
     )

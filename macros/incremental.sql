@@ -239,8 +239,8 @@
 
 {#- Post-hook: an index on one column of this model, created once, also on a table an earlier
     version built without it (the `indexes` config only indexes a table dbt creates).
-    method: btree, or gin for an array column that array_overlaps reads (PostgreSQL; elsewhere a
-    gin index is left out). -#}
+    method: btree, or gin for an array column that array_overlap_rows reads (PostgreSQL;
+    elsewhere a gin index is left out). -#}
 {% macro ensure_index(column, method='btree') %}
     {{ return(adapter.dispatch('ensure_index', 'leadlink')(column, method)) }}
 {% endmacro %}

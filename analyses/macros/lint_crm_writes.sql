@@ -15,7 +15,10 @@ where
     or lint_crm_leads.lead_id in {{ leadlink.readiness_leads_scope() }}
     or lint_crm_leads.customer_id in {{ leadlink.customers_baseline_scope() }}
     or lint_crm_leads.customer_id in {{ leadlink.customer_merges_touched_by_writes() }}
-    or {{ leadlink.default__array_overlaps('lint_crm_leads.lead_ids', '(select 1)') }}
-    or {{ leadlink.postgres__array_overlaps('lint_crm_leads.lead_ids', '(select 1)') }}
-    or {{ leadlink.postgres__array_overlaps('lint_crm_leads.lead_ids', '(select 1)', many=true) }}
+    or lint_crm_leads.lead_id in ({{ leadlink.postgres__array_overlap_rows(
+        'lint_crm_leads', 'lead_id', 'lead_ids', '(select 1)'
+    ) }})
+    or lint_crm_leads.lead_id in ({{ leadlink.default__array_overlap_rows(
+        'lint_crm_leads', 'lead_id', 'lead_ids', '(select 1)'
+    ) }})
     or lint_crm_leads.lead_id > {{ leadlink.crm_write_horizon_reach() }}
