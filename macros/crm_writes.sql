@@ -25,7 +25,8 @@
 
 {#- How far back a horizon may lie and still be compared with rows' 32-bit xmin (PostgreSQL
     compares those modulo 2^32, safely within 2^31 of now): older, and the run rebuilds
-    everything instead. A quarter of the range: a billion transactions between two runs. -#}
+    everything instead. A quarter of the range: a billion transactions between two runs.
+    Publish compares with the same reach (HORIZON_REACH in leadlink/crm/publish/extract.py). -#}
 {% macro crm_write_horizon_reach() %}
     {{- 1073741824 -}}
 {% endmacro %}

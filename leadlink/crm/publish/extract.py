@@ -117,10 +117,17 @@ def stage_marts(target: PublishTarget, cursor: psycopg2.extensions.cursor,
     return counts
 
 
+# How far back a horizon may lie and still be compared with rows' 32-bit xmin: the
+# crm_write_horizon_reach macro's value (macros/crm_writes.sql).
+HORIZON_REACH = 1_073_741_824
+
+
 def build_horizon(target: PublishTarget) -> int | None:
     """The write horizon of the build the marts come from (publish_crm_horizon): CRM rows stamped
-    before it were read by a build. None when the CRM is in another database (its transaction
-    ids are not leadlink's) or the mart is missing or empty (a build from before it existed)."""
+    before it were read by a build. None (look at every row) when the CRM is in another database
+    (its transaction ids are not leadlink's), the mart is missing or empty (a build from before
+    it existed), or the horizon cannot be compared with this server's rows: beyond the reach, or
+    ahead of the server (a database restored from a dump into another cluster keeps the mart)."""
     if target.separate_database:
         return None
     conn = target.connect_leadlink()
@@ -130,13 +137,17 @@ def build_horizon(target: PublishTarget) -> int | None:
                 target.analytics_schema, "publish_crm_horizon").as_string(cursor),))
             if not cursor.fetchone()[0]:
                 return None
-            cursor.execute(sql.SQL("select max(crm_write_horizon) from {}.publish_crm_horizon")
-                           .format(sql.Identifier(target.analytics_schema)))
-            horizon = cursor.fetchone()[0]
+            cursor.execute(sql.SQL(
+                "select max(crm_write_horizon),"
+                " cast(cast(pg_snapshot_xmin(pg_current_snapshot()) as text) as bigint)"
+                " from {}.publish_crm_horizon").format(sql.Identifier(target.analytics_schema)))
+            horizon, server_horizon = cursor.fetchone()
         conn.rollback()
     finally:
         conn.close()
-    return None if horizon is None else int(horizon)
+    if horizon is None or not 0 <= server_horizon - horizon < HORIZON_REACH:
+        return None
+    return int(horizon)
 
 
 def written_since(horizon: int | None, alias: str) -> sql.Composable:
