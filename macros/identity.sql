@@ -49,16 +49,18 @@
 {%- endmacro %}
 
 
-{#- The CRM leads whose rows this run looks at again: written since the last complete run
-    (int_crm_written_rows) or in the run's crm_lead scope (int_identity_changes: created, edited,
-    deleted, claiming a changed external id). A subquery for `... in <subquery>`. -#}
-{% macro crm_leads_to_compare() %}
+{#- The ids of one CRM table's rows (leads_master or customers) this run looks at again: written
+    since the last complete run (int_crm_written_rows) or in the run's scope of that table
+    (int_identity_changes: created, edited, deleted; for leads, claiming a changed external id;
+    for customers, every other customer of their people). A subquery for `... in <subquery>`. -#}
+{% macro crm_rows_to_compare(crm_table) %}
+    {%- set change_kinds = {'leads_master': 'crm_lead', 'customers': 'crm_customer'} %}
     (
-        select written_lead.row_id from {{ crm_written('leads_master') }} as written_lead (row_id)
+        select written.row_id from {{ crm_written(crm_table) }} as written (row_id)
         union
         select cast(changed.change_key as bigint)
         from {{ identity_model('int_identity_changes') }} as changed
-        where changed.change_kind = 'crm_lead'
+        where changed.change_kind = '{{ change_kinds[crm_table] }}'
     )
 {%- endmacro %}
 
@@ -68,7 +70,7 @@
     the leads the run rebuilds (their customer_id in the marts may have changed). -#}
 {% macro customer_id_changes_scope() %}
     (
-        select compared.row_id from {{ crm_leads_to_compare() }} as compared (row_id)
+        select compared.row_id from {{ crm_rows_to_compare('leads_master') }} as compared (row_id)
         union
         select rebuilt_lead.legacy_lead_id
         from {{ ref('leads') }} as rebuilt_lead
@@ -79,26 +81,11 @@
 {%- endmacro %}
 
 
-{#- The CRM customers whose rows this run looks at again: written since the last complete run
-    (int_crm_written_rows) or in the run's crm_customer scope (int_identity_changes: created,
-    edited, deleted, and every other customer of their people). A subquery for
-    `... in <subquery>`. -#}
-{% macro crm_customers_to_compare() %}
-    (
-        select written_customer.row_id from {{ crm_written('customers') }} as written_customer (row_id)
-        union
-        select cast(changed.change_key as bigint)
-        from {{ identity_model('int_identity_changes') }} as changed
-        where changed.change_kind = 'crm_customer'
-    )
-{%- endmacro %}
-
-
 {#- The CRM customers publish_customers_baseline compares again: the CRM customers to compare
     and the customers of the people the run rebuilds. -#}
 {% macro customers_baseline_scope() %}
     (
-        select compared.row_id from {{ crm_customers_to_compare() }} as compared (row_id)
+        select compared.row_id from {{ crm_rows_to_compare('customers') }} as compared (row_id)
         union
         select rebuilt_customer.customer_id
         from {{ ref('customers') }} as rebuilt_customer
@@ -127,11 +114,11 @@
     customer to compare (created, deleted, its phone edited). -#}
 {% macro readiness_leads_scope() %}
     (
-        select compared.row_id from {{ crm_leads_to_compare() }} as compared (row_id)
+        select compared.row_id from {{ crm_rows_to_compare('leads_master') }} as compared (row_id)
         union
         select crm_lead.lead_id
         from {{ ref('stg_crm__leads_master') }} as crm_lead
-        where crm_lead.customer_id in {{ crm_customers_to_compare() }}
+        where crm_lead.customer_id in {{ crm_rows_to_compare('customers') }}
     )
 {%- endmacro %}
 
@@ -142,9 +129,9 @@
     which a GIN index answers). A subquery for `... in <subquery>`; read by the model after its
     pre-hook, which deletes only the rows of customers read again. -#}
 {% macro customer_merges_touched_by_writes() %}
-    {%- set compared_leads = crm_leads_to_compare() -%}
+    {%- set compared_leads = crm_rows_to_compare('leads_master') -%}
     (
-        select compared.row_id from {{ crm_customers_to_compare() }} as compared (row_id)
+        select compared.row_id from {{ crm_rows_to_compare('customers') }} as compared (row_id)
         union
         select crm_lead.customer_id
         from {{ ref('stg_crm__leads_master') }} as crm_lead
@@ -172,7 +159,7 @@
 
 {#- The condition of unlinkable_leads' pre-hook: the rows of the leads the run rebuilds. The
     model builds those again and replaces (delete+insert) the rows of the CRM leads written since
-    the last run (crm_leads_to_compare), whose live customer_id publish and the app set without
+    the last run (crm_rows_to_compare), whose live customer_id publish and the app set without
     touching updated_at. -#}
 {% macro unlinkable_leads_stale() %}
     {%- set stored = this.identifier -%}

@@ -39,7 +39,7 @@ leads_without_customer as {{ 'materialized' if restricted else 'not materialized
             union
             select written_lead.lead_id
             from {{ ref('leads') }} as written_lead
-            where written_lead.legacy_lead_id in {{ crm_leads_to_compare() }}
+            where written_lead.legacy_lead_id in {{ crm_rows_to_compare('leads_master') }}
         )
     {%- endif %}
 
