@@ -164,7 +164,7 @@ def _kill_a_loop_while_it_publishes(url: str, fake: FakeKnowlarity, loops: list[
     it. Either loop may win a cycle's lock and a small publish is short, so a batch can be placed
     before the poll sees it: then the next batch gives another chance. Returns the killed loop."""
     by_pid = {loop.pid: loop for loop in loops}
-    for attempt in range(6):
+    for attempt in range(12):
         batch = fresh_calls(8, f"faultkill{attempt}", seed=100 + attempt)
         ids = [call["uuid"] for call in batch]
         delivered.extend(ids)
@@ -184,7 +184,7 @@ def _kill_a_loop_while_it_publishes(url: str, fake: FakeKnowlarity, loops: list[
             caught.kill()
             caught.wait()
             return caught
-    raise AssertionError("no loop was caught holding the publish lock in six batches")
+    raise AssertionError("no loop was caught holding the publish lock in twelve batches")
 
 
 def placed(url: str, ids: list[str]) -> bool:
