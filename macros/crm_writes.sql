@@ -6,7 +6,8 @@
     transaction at or after it. The next run reads the rows stamped since (one scan of each CRM
     table into int_crm_written_rows) and compares only those with the marts, instead of every
     row. Dispatched: another engine says "unknown" (null), and then every run rebuilds
-    everything. -#}
+    everything. PostgreSQL's expressions are in macros/publish/write_horizon.sql, which publish
+    renders too. -#}
 
 {#- The write horizon now, as a number that only grows (null: this engine cannot say). -#}
 {% macro crm_write_horizon() %}
@@ -18,17 +19,7 @@
 {% endmacro %}
 
 {% macro postgres__crm_write_horizon() %}
-    {#- the 64-bit transaction id (xid8) of the oldest transaction running now: never wraps -#}
-    cast(cast(pg_snapshot_xmin(pg_current_snapshot()) as text) as bigint)
-{% endmacro %}
-
-
-{#- How far back a horizon may lie and still be compared with rows' 32-bit xmin (PostgreSQL
-    compares those modulo 2^32, safely within 2^31 of now): older, and the run rebuilds
-    everything instead. A quarter of the range: a billion transactions between two runs.
-    Publish compares with the same reach (HORIZON_REACH in leadlink/crm/publish/extract.py). -#}
-{% macro crm_write_horizon_reach() %}
-    {{- 1073741824 -}}
+    {{ postgres_write_horizon() }}
 {% endmacro %}
 
 
@@ -58,7 +49,7 @@
 {% endmacro %}
 
 {% macro postgres__crm_row_written_since(age_column, since) %}
-    {{ age_column }} <= age(cast(cast(mod({{ since }}, 4294967296) as text) as xid))
+    {{ postgres_row_written_since(age_column, since) }}
 {% endmacro %}
 
 

@@ -21,4 +21,4 @@ where
     or lint_crm_leads.lead_id in ({{ leadlink.default__array_overlap_rows(
         'lint_crm_leads', 'lead_id', 'lead_ids', '(select 1)'
     ) }})
-    or lint_crm_leads.lead_id > {{ leadlink.crm_write_horizon_reach() }}
+    or {{ leadlink.write_horizon_comparable('lint_crm_leads.lead_id', 42) }}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2.extensions
 import psycopg2.extras
@@ -27,6 +28,8 @@ from psycopg2 import sql
 from leadlink.crm.publish import queries
 from leadlink.crm.publish.target import PUBLISH_SCHEMA, PublishTarget
 from leadlink.crm.publish.workspace import Workspace
+
+HORIZON_MACROS = Path("macros", "publish", "write_horizon.sql")
 
 log = logging.getLogger("leadlink.publish.extract")
 
@@ -117,17 +120,18 @@ def stage_marts(target: PublishTarget, cursor: psycopg2.extensions.cursor,
     return counts
 
 
-# How far back a horizon may lie and still be compared with rows' 32-bit xmin: the
-# crm_write_horizon_reach macro's value (macros/crm_writes.sql).
-HORIZON_REACH = 1_073_741_824
+def horizon_sql(target: PublishTarget, macro: str, **arguments: sql.Composable) -> sql.Composed:
+    """A macro of the dbt macro file that defines PostgreSQL's write horizon (the builds use the
+    same one)."""
+    return queries.macro_statement(target.project_dir / HORIZON_MACROS, macro, **arguments)
 
 
 def build_horizon(target: PublishTarget) -> int | None:
     """The write horizon of the build the marts come from (publish_crm_horizon): CRM rows stamped
     before it were read by a build. None (look at every row) when the CRM is in another database
     (its transaction ids are not leadlink's), the mart is missing or empty (a build from before
-    it existed), or the horizon cannot be compared with this server's rows: beyond the reach, or
-    ahead of the server (a database restored from a dump into another cluster keeps the mart)."""
+    it existed), or rows cannot be compared with it (write_horizon_comparable: a database
+    restored from a dump into another cluster keeps the mart)."""
     if target.separate_database:
         return None
     conn = target.connect_leadlink()
@@ -138,25 +142,29 @@ def build_horizon(target: PublishTarget) -> int | None:
             if not cursor.fetchone()[0]:
                 return None
             cursor.execute(sql.SQL(
-                "select max(crm_write_horizon),"
-                " cast(cast(pg_snapshot_xmin(pg_current_snapshot()) as text) as bigint)"
-                " from {}.publish_crm_horizon").format(sql.Identifier(target.analytics_schema)))
-            horizon, server_horizon = cursor.fetchone()
+                "select built.horizon from (select max(crm_write_horizon) as horizon,"
+                " {server_horizon} as server_horizon from {mart}) as built where {comparable}"
+            ).format(
+                server_horizon=horizon_sql(target, "postgres_write_horizon"),
+                mart=sql.Identifier(target.analytics_schema, "publish_crm_horizon"),
+                comparable=horizon_sql(target, "write_horizon_comparable",
+                                       horizon=sql.SQL("built.horizon"),
+                                       server_horizon=sql.SQL("built.server_horizon"))))
+            row = cursor.fetchone()
         conn.rollback()
     finally:
         conn.close()
-    if horizon is None or not 0 <= server_horizon - horizon < HORIZON_REACH:
-        return None
-    return int(horizon)
+    return None if row is None else int(row[0])
 
 
-def written_since(horizon: int | None, alias: str) -> sql.Composable:
+def written_since(target: PublishTarget, horizon: int | None, alias: str) -> sql.Composable:
     """A condition on the CRM table aliased `alias`: the row was written at or after the build's
-    horizon (see macros/crm_writes.sql), or true when the horizon is unknown."""
+    horizon, or true when the horizon is unknown."""
     if horizon is None:
         return sql.SQL("true")
-    return sql.SQL("age({}.xmin) <= age(cast(cast({} as text) as xid))").format(
-        sql.Identifier(alias), sql.Literal(horizon % 4_294_967_296))
+    return horizon_sql(target, "postgres_row_written_since",
+                       age_expression=sql.SQL("age({}.xmin)").format(sql.Identifier(alias)),
+                       horizon=sql.Literal(horizon))
 
 
 def stage_phone_matches(target: PublishTarget, cursor: psycopg2.extensions.cursor,
@@ -166,7 +174,8 @@ def stage_phone_matches(target: PublishTarget, cursor: psycopg2.extensions.curso
     the build, in any writing). Only the customers written since the build's horizon can be one:
     the build read every other. The normaliser runs where leadlink installed it."""
     parts = {**target.schemas(), **workspace.parts(),
-             "written_since_build": written_since(build_horizon(target), "crm_customers")}
+             "written_since_build": written_since(target, build_horizon(target),
+                                                  "crm_customers")}
     cursor.execute(queries.statement("work_phone_candidates", parts))
     candidates = cursor.fetchall()
     workspace.create_columns(cursor, "pub_phone_matches",

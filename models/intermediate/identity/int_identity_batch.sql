@@ -184,13 +184,10 @@ batch as (
         {{ ns.prior_run_number }} as seen_through_run,
         coalesce(
             previous.rules_fingerprint <> current_state.rules_fingerprint
-            -- rows are compared with a horizon only within its reach (crm_writes.sql), and only
-            -- with one this server has passed: a database restored from a dump into another
-            -- cluster keeps the checkpoint, whose horizon the new transaction ids may not have
-            -- reached yet (every row would look older than it)
-            or current_state.crm_write_horizon - {{ ns.prior_horizon }}
-            >= {{ crm_write_horizon_reach() }}
-            or current_state.crm_write_horizon < {{ ns.prior_horizon }},
+            -- rows are compared only with a horizon this server has reached, within its reach
+            or not {{ write_horizon_comparable(
+                ns.prior_horizon, 'current_state.crm_write_horizon'
+            ) }},
             true
         ) as is_everything,
         -- the CRM rows stamped at or after this were written since the last complete run
